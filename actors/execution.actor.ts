@@ -1,0 +1,269 @@
+import { createActor, type Actor, type AnyActorRef } from 'xstate';
+import {
+  executionMachine,
+  type ExecutionEvent,
+  type ExecutionMachineContext,
+  type TransitionRecord,
+} from '../machines/execution.machine.js';
+import type { Bus } from '../src/bus/bus.port.js';
+import type { Clock } from '../src/core/clock.js';
+import { newId } from '../src/core/ids.js';
+import type { Logger } from '../src/core/log.js';
+import { isTerminal, type EventType, type Status } from '../src/core/statuses.js';
+import type { ExecutionRecord, StepRecord, Store, WriteOutcome } from '../src/store/store.port.js';
+import type { GovernorRef } from './governor.actor.js';
+import { executionSystemId, type SchedulerRef } from './scheduler.actor.js';
+import { stopChild } from './system.js';
+
+/** What execution actors need from the engine that hosts them. */
+export interface ExecutionHost {
+  store: Store;
+  bus: Bus;
+  clock: Clock;
+  logger: Logger;
+  root: AnyActorRef;
+  pool: string;
+  /**
+   * Slack after a run deadline before the coordinator itself declares TIMEOUT (the worker normally reports
+   * it first); covers lost workers.
+   */
+  watchdogGraceMs: number;
+  actors: Map<string, ExecutionActor>;
+  /** After a transition is durably stored and published. */
+  onSettled(actor: ExecutionActor, record: TransitionRecord): void;
+  /** A conditional write was refused or failed: the in-memory actor no longer matches the store. */
+  onWriteRejected(actor: ExecutionActor, outcome: Exclude<WriteOutcome, 'applied'> | Error): void;
+}
+
+type Provided = ReturnType<typeof provideMachine>;
+
+/** The lifecycle machine with its effect hook bound to the host's actor table. */
+export function provideMachine(host: ExecutionHost) {
+  return executionMachine.provide({
+    actions: {
+      emitTransition: ({ context }) => host.actors.get(context.id)?.persist(context),
+    },
+  });
+}
+
+export interface ApplyOptions {
+  actor: string;
+  reason?: string;
+  steps?: StepRecord[];
+}
+
+/**
+ * One execution: an XState actor running the lifecycle machine, plus the effects of each transition —
+ * persisted (conditional on the version), then published, then timers, queueing and job dispatch.
+ */
+export class ExecutionActor {
+  readonly id: string;
+  readonly ref: Actor<Provided>;
+  private timer: unknown = null;
+  private jobId: string | null = null;
+  private pendingSteps: StepRecord[] | undefined;
+  private lastWrite: Promise<WriteOutcome> = Promise.resolve('applied');
+
+  constructor(
+    private readonly host: ExecutionHost,
+    machine: Provided,
+    readonly meta: Omit<ExecutionRecord, 'status' | 'attempt' | 'machine' | 'version' | 'updatedAt'>,
+    status: Status,
+    context: ExecutionMachineContext,
+  ) {
+    this.id = meta.id;
+    host.actors.set(this.id, this);
+    this.ref = createActor(machine, {
+      parent: host.root,
+      systemId: executionSystemId(this.id),
+      snapshot: machine.resolveState({ value: status, context }),
+      // Ignored when restoring a snapshot, but required by the machine's input type.
+      input: { id: context.id, at: context.last.at, actor: context.last.actor, retry: context.retry, timeoutMs: context.timeoutMs },
+    });
+    this.ref.start();
+  }
+
+  get status(): Status {
+    return this.ref.getSnapshot().value as Status;
+  }
+
+  get context(): ExecutionMachineContext {
+    return this.ref.getSnapshot().context;
+  }
+
+  /** The id of the job of the current attempt while it is out on the bus. */
+  get currentJobId(): string | null {
+    return this.jobId;
+  }
+
+  /** Whether `type` is legal in the current status (guards included). */
+  can(type: EventType): boolean {
+    return this.ref.getSnapshot().can({ type, at: this.host.clock.now(), actor: 'probe' });
+  }
+
+  /**
+   * Applies a lifecycle event. Returns null when it is illegal in the current status (nothing changes),
+   * else the outcome of its conditional write.
+   */
+  apply(type: EventType, options: ApplyOptions): Promise<WriteOutcome> | null {
+    const event: ExecutionEvent = {
+      type,
+      at: this.host.clock.now(),
+      actor: options.actor,
+      random: Math.random(),
+      ...(options.reason === undefined ? {} : { reason: options.reason }),
+    };
+    const before = this.ref.getSnapshot();
+    if (!before.can(event)) return null;
+    this.pendingSteps = options.steps;
+    this.ref.send(event);
+    this.pendingSteps = undefined;
+    return this.lastWrite;
+  }
+
+  /** Called by the machine's effect hook, synchronously with each applied transition. */
+  persist(context: ExecutionMachineContext): void {
+    const record = context.last;
+    this.clearTimer();
+    if (record.from === 'RUNNING') this.leaveRunning(record);
+    if ((record.from === 'PENDING' || record.from === 'RETRYING') && record.to !== 'RUNNING') {
+      this.scheduler().send({ type: 'remove', executionId: this.id });
+    }
+    const steps = this.pendingSteps;
+    const write = this.host.store.applyTransition({
+      executionId: this.id,
+      expectedVersion: context.seq - 1,
+      machine: context,
+      ...(steps ? { steps: { attempt: record.attempt, items: steps } } : {}),
+    });
+    this.lastWrite = write;
+    write.then(
+      (outcome) => (outcome === 'applied' ? this.settle(record) : this.host.onWriteRejected(this, outcome)),
+      (err: unknown) => this.host.onWriteRejected(this, err instanceof Error ? err : new Error(String(err))),
+    );
+  }
+
+  private leaveRunning(record: TransitionRecord): void {
+    this.governor().send({ type: 'release', executionId: this.id });
+    const jobId = this.jobId;
+    this.jobId = null;
+    if (jobId !== null && record.to !== 'RUNNING') {
+      // The job is still out (the transition did not come from its result): stop it.
+      void this.host.bus
+        .publishControl({
+          type: record.to === 'ABORTED' ? 'abort' : 'cancel',
+          jobId,
+          executionId: this.id,
+          reason: record.reason ?? `execution ${record.to}`,
+        })
+        .catch((err: unknown) => this.host.logger.warn({ err, executionId: this.id }, 'stop request not sent'));
+    }
+  }
+
+  /** The job's result arrived: the job is no longer out. */
+  jobFinished(jobId: string): boolean {
+    if (this.jobId !== jobId) return false;
+    this.jobId = null;
+    return true;
+  }
+
+  private settle(record: TransitionRecord): void {
+    void this.host.bus
+      .publishTransition({ type: 'transition', executionId: this.id, runId: this.meta.runId, ...record })
+      .catch((err: unknown) => this.host.logger.warn({ err, executionId: this.id }, 'transition not published'));
+    // Entry effects belong to the newest transition only; a later one brings its own.
+    if (this.context.seq === record.seq) this.enter(record.to);
+    this.host.onSettled(this, record);
+  }
+
+  /** Arms what the current status waits for. Also used to resume an actor restored after a restart. */
+  enter(status: Status): void {
+    const ctx = this.context;
+    switch (status) {
+      case 'SCHEDULED':
+        this.at(ctx.scheduledAt, () => this.apply('DUE', { actor: 'timer', reason: 'scheduled time reached' }));
+        break;
+      case 'PENDING':
+        this.enqueue();
+        this.at(ctx.queueDeadlineAt, () =>
+          this.apply('TIMEOUT', { actor: 'timer', reason: 'queue deadline passed before a slot was free' }),
+        );
+        break;
+      case 'RUNNING':
+        this.dispatch(ctx);
+        this.at(ctx.runDeadlineAt === null ? null : ctx.runDeadlineAt + this.host.watchdogGraceMs, () =>
+          this.apply('TIMEOUT', { actor: 'timer', reason: 'no result from the worker by the run deadline' }),
+        );
+        break;
+      case 'PAUSED':
+        this.at(ctx.pauseDeadlineAt, () => this.apply('TIMEOUT', { actor: 'timer', reason: 'pause deadline passed' }));
+        break;
+      case 'RETRYING':
+        this.at(ctx.retryAt ?? this.host.clock.now(), () => this.enqueue());
+        break;
+      default:
+        if (isTerminal(status)) this.finish();
+    }
+  }
+
+  private enqueue(): void {
+    this.scheduler().send({
+      type: 'enqueue',
+      entry: {
+        executionId: this.id,
+        priority: this.meta.priority,
+        owner: this.meta.owner,
+        runId: this.meta.runId,
+        enqueuedAt: this.host.clock.now(),
+      },
+    });
+  }
+
+  private dispatch(ctx: ExecutionMachineContext): void {
+    const jobId = newId('job');
+    this.jobId = jobId;
+    this.host.bus
+      .publishJob({
+        jobId,
+        executionId: this.id,
+        runId: this.meta.runId,
+        attempt: ctx.attempt,
+        pool: this.host.pool,
+        item: this.meta.item,
+        deadlineAt: ctx.runDeadlineAt ?? this.host.clock.now() + ctx.timeoutMs,
+      })
+      .catch((err: unknown) => {
+        this.host.logger.error({ err, executionId: this.id }, 'job not published');
+        if (this.jobFinished(jobId)) this.apply('ERROR', { actor: 'engine', reason: 'the job could not be queued' });
+      });
+  }
+
+  private at(when: number | null, fire: () => unknown): void {
+    if (when === null) return;
+    const clock = this.host.clock;
+    this.timer = clock.setTimeout(() => {
+      this.timer = null;
+      fire();
+    }, Math.max(0, when - clock.now()));
+  }
+
+  private clearTimer(): void {
+    if (this.timer !== null) this.host.clock.clearTimeout(this.timer);
+    this.timer = null;
+  }
+
+  /** Stops the actor and forgets it; its record stays in the store. */
+  finish(): void {
+    this.clearTimer();
+    this.host.actors.delete(this.id);
+    stopChild(this.ref);
+  }
+
+  private scheduler(): SchedulerRef {
+    return this.ref.system.get('scheduler') as SchedulerRef;
+  }
+
+  private governor(): GovernorRef {
+    return this.ref.system.get('governor') as GovernorRef;
+  }
+}

@@ -1,0 +1,47 @@
+import { Command, CommanderError } from 'commander';
+import { TroupeError } from '../core/errors.js';
+import { runCommand } from './run.command.js';
+import { statusCommand } from './status.command.js';
+
+/** Exit codes: 0 all passed, 1 something did not pass, 2 bad input or configuration. */
+const program = new Command()
+  .name('troupe')
+  .description('Troupe test execution engine')
+  .exitOverride()
+  .showHelpAfterError();
+
+program
+  .command('run')
+  .description('run a JSON run file (or a directory of them) in an in-process engine')
+  .argument('<file>', 'a file holding a POST /v1/runs body, or a directory of such files')
+  .option('--wait', 'wait until every execution has finished (always so in embedded mode)', true)
+  .option('--junit <path>', 'write a JUnit XML report')
+  .action(async (file: string, opts: { wait?: boolean; junit?: string }) => {
+    process.exitCode = await runCommand(file, opts);
+  });
+
+program
+  .command('status')
+  .description("show an execution's or a run's status from the local data dir")
+  .argument('<id>', 'execution id (exe_…) or run id (run_…)')
+  .action(async (id: string) => {
+    process.exitCode = await statusCommand(id);
+  });
+
+try {
+  await program.parseAsync(process.argv);
+} catch (err) {
+  if (err instanceof CommanderError) {
+    process.exitCode = err.exitCode === 0 ? 0 : 2;
+  } else if (err instanceof TroupeError) {
+    process.stderr.write(`troupe: ${err.message}\n`);
+    const details = err.details as { path?: string; message?: string }[] | undefined;
+    if (Array.isArray(details) && details.length > 1) {
+      for (const d of details) process.stderr.write(`  ${d.path ?? ''} ${d.message ?? ''}\n`);
+    }
+    process.exitCode = err.code === 'QUEUE_FULL' || err.code === 'ENGINE_STOPPED' ? 1 : 2;
+  } else {
+    process.stderr.write(`troupe: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+    process.exitCode = 1;
+  }
+}

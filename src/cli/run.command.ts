@@ -1,0 +1,89 @@
+import { writeFile } from 'node:fs/promises';
+import type { TransitionEvent } from '../bus/bus.port.js';
+import { loadConfig } from '../core/config.js';
+import { createLogger } from '../core/log.js';
+import { STATUSES, type Status } from '../core/statuses.js';
+import { createEngine } from '../engine/create-engine.js';
+import { toJunitXml, type ReportCase } from '../report/junit.js';
+import type { Store } from '../store/store.port.js';
+import { Progress } from './progress.js';
+import { readRunFile } from './run-file.js';
+
+export interface RunCommandOptions {
+  wait?: boolean;
+  junit?: string;
+}
+
+const LOCAL_PRINCIPAL = { id: 'local', roles: ['admin'] as const };
+
+/**
+ * `troupe run <file|dir>` in embedded mode: an in-process engine on TROUPE_DATA_DIR runs the file to the end.
+ * Returns the exit code: 0 when every execution passed or was skipped, 1 otherwise.
+ */
+export async function runCommand(path: string, options: RunCommandOptions): Promise<number> {
+  const out = (line: string) => process.stdout.write(`${line}\n`);
+  const body = await readRunFile(path);
+  const config = loadConfig();
+  const logger = createLogger(config.LOGGING_LEVEL === 'info' ? 'warn' : config.LOGGING_LEVEL);
+  const engine = await createEngine(config, logger);
+  const started = Date.now();
+  try {
+    const seen: TransitionEvent[] = [];
+    let progress: Progress | null = null;
+    let runId: string | null = null;
+    const unsubscribe = engine.bus.subscribeTransitions((event) => {
+      if (progress && event.runId === runId) progress.onTransition(event);
+      else if (!progress) seen.push(event);
+    });
+    body.context ??= 'CI_CD';
+    const run = await engine.coordinator.submitRun(body, LOCAL_PRINCIPAL);
+    runId = run.id;
+    const items = (body.items as { name: string }[] | undefined) ?? [];
+    const names = new Map(run.executionIds.map((id, i) => [id, items[i]?.name ?? id]));
+    out(`${run.created ? 'Submitted' : 'Resuming'} run ${run.id}: ${run.executionIds.length} execution(s)`);
+    progress = new Progress(run.executionIds.length, names, out);
+    for (const event of seen) if (event.runId === run.id) progress.onTransition(event);
+    const status = await engine.coordinator.waitForRun(run.id);
+    progress.stop();
+    unsubscribe();
+    const cases = await reportCases(engine.store, run.executionIds);
+    const counts = new Map<Status, number>();
+    for (const c of cases) counts.set(c.status, (counts.get(c.status) ?? 0) + 1);
+    const tally = STATUSES.filter((s) => counts.has(s)).map((s) => `${s} ${counts.get(s)}`).join(', ');
+    out(`Run ${run.id} ${status} in ${((Date.now() - started) / 1000).toFixed(2)} s: ${tally}`);
+    const passed = counts.get('PASSED') ?? 0;
+    const skipped = (counts.get('SKIPPED') ?? 0) + (counts.get('CANCELLED') ?? 0);
+    out(`${passed} passed, ${cases.length - passed - skipped} failed, ${skipped} skipped`);
+    if (options.junit) {
+      await writeFile(options.junit, toJunitXml({ name: String(body.name ?? run.id), id: run.id, cases }));
+      out(`JUnit report written to ${options.junit}`);
+    }
+    return status === 'PASSED' ? 0 : 1;
+  } finally {
+    await engine.close();
+  }
+}
+
+async function reportCases(store: Store, executionIds: string[]): Promise<ReportCase[]> {
+  const cases: ReportCase[] = [];
+  for (const id of executionIds) {
+    const execution = await store.getExecution(id);
+    if (!execution) continue;
+    const events = await store.listEvents(id);
+    const last = events[events.length - 1];
+    const firstRun = events.find((e) => e.to === 'RUNNING');
+    const steps = (await store.listSteps(id)).filter((s) => s.attempt === execution.attempt);
+    const output = steps
+      .filter((s) => s.output || s.error)
+      .map((s) => `[${s.status}] ${s.name}${s.error ? `: ${s.error.message}` : ''}${s.output ? `\n${s.output}` : ''}`)
+      .join('\n');
+    cases.push({
+      name: execution.name,
+      status: execution.status,
+      durationMs: firstRun && last ? Math.max(0, last.at - firstRun.at) : 0,
+      reason: last?.reason ?? null,
+      ...(output ? { output } : {}),
+    });
+  }
+  return cases;
+}

@@ -1,0 +1,108 @@
+import { z } from 'zod';
+import { TroupeError } from './errors.js';
+
+const bool = z
+  .enum(['true', 'false', '1', '0', 'yes', 'no'], { message: 'must be true or false' })
+  .transform((v) => v === 'true' || v === '1' || v === 'yes');
+const int = (min: number, max: number) =>
+  z.coerce
+    .number({ message: 'must be a number' })
+    .int({ message: 'must be a whole number' })
+    .min(min, { message: `must be at least ${min}` })
+    .max(max, { message: `must be at most ${max}` });
+const url = z.string().url({ message: 'must be a URL' });
+
+/** Named defaults (SPEC §5). */
+export const CONFIG_DEFAULTS = {
+  EXECUTION_MAX_CONCURRENT_JOBS: 50,
+  EXECUTION_DEFAULT_TIMEOUT_MINUTES: 30,
+  EXECUTION_RETRY_MAX_ATTEMPTS: 3,
+  EXECUTION_RETRY_DELAY_SECONDS: 60,
+  QUEUE_MAX_QUEUE_SIZE: 1000,
+  QUEUE_BATCH_SIZE: 256,
+  QUEUE_AGING_SECONDS: 30,
+  WEBSOCKET_ENABLED: true,
+  WEBSOCKET_MAX_CONNECTIONS: 10_000,
+  WEBSOCKET_HEARTBEAT_INTERVAL: 30,
+  WEBSOCKET_CONNECTION_TIMEOUT: 120,
+  METRICS_ENABLED: true,
+  LOGGING_LEVEL: 'info',
+  HEALTH_CHECK_INTERVAL: 30,
+  EXECUTION_ISOLATION_ENABLED: true,
+  AGENT_AUTHENTICATION_REQUIRED: false,
+  WEBHOOK_SIGNATURE_VALIDATION: true,
+  API_RATE_LIMIT_PER_MINUTE: 100,
+  PORT: 8080,
+  TROUPE_DATA_DIR: './data',
+  TROUPE_JWT_AUDIENCE: 'troupe',
+  TROUPE_MAX_BODY_BYTES: 4 * 1024 * 1024,
+  TROUPE_EXEC_ENABLED: false,
+  TROUPE_STORE_SYNC: 'FULL',
+} as const;
+
+const D = CONFIG_DEFAULTS;
+
+export const configSchema = z.object({
+  EXECUTION_MAX_CONCURRENT_JOBS: int(1, 100_000).default(D.EXECUTION_MAX_CONCURRENT_JOBS),
+  EXECUTION_DEFAULT_TIMEOUT_MINUTES: int(1, 7 * 24 * 60).default(D.EXECUTION_DEFAULT_TIMEOUT_MINUTES),
+  EXECUTION_RETRY_MAX_ATTEMPTS: int(1, 100).default(D.EXECUTION_RETRY_MAX_ATTEMPTS),
+  EXECUTION_RETRY_DELAY_SECONDS: int(0, 86_400).default(D.EXECUTION_RETRY_DELAY_SECONDS),
+  QUEUE_MAX_QUEUE_SIZE: int(1, 10_000_000).default(D.QUEUE_MAX_QUEUE_SIZE),
+  /** Worker threads in the local pool; defaults to the number of CPUs. */
+  QUEUE_WORKER_COUNT: int(1, 1024).optional(),
+  QUEUE_BATCH_SIZE: int(1, 100_000).default(D.QUEUE_BATCH_SIZE),
+  /** Seconds of waiting that raise an item's effective priority by one level. */
+  QUEUE_AGING_SECONDS: int(1, 86_400).default(D.QUEUE_AGING_SECONDS),
+  WEBSOCKET_ENABLED: bool.default(D.WEBSOCKET_ENABLED),
+  WEBSOCKET_MAX_CONNECTIONS: int(1, 1_000_000).default(D.WEBSOCKET_MAX_CONNECTIONS),
+  WEBSOCKET_HEARTBEAT_INTERVAL: int(1, 3600).default(D.WEBSOCKET_HEARTBEAT_INTERVAL),
+  WEBSOCKET_CONNECTION_TIMEOUT: int(1, 86_400).default(D.WEBSOCKET_CONNECTION_TIMEOUT),
+  METRICS_ENABLED: bool.default(D.METRICS_ENABLED),
+  LOGGING_LEVEL: z
+    .enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], {
+      message: 'must be one of fatal, error, warn, info, debug, trace, silent',
+    })
+    .default(D.LOGGING_LEVEL),
+  HEALTH_CHECK_INTERVAL: int(1, 3600).default(D.HEALTH_CHECK_INTERVAL),
+  EXECUTION_ISOLATION_ENABLED: bool.default(D.EXECUTION_ISOLATION_ENABLED),
+  AGENT_AUTHENTICATION_REQUIRED: bool.default(D.AGENT_AUTHENTICATION_REQUIRED),
+  WEBHOOK_SIGNATURE_VALIDATION: bool.default(D.WEBHOOK_SIGNATURE_VALIDATION),
+  API_RATE_LIMIT_PER_MINUTE: int(1, 10_000_000).default(D.API_RATE_LIMIT_PER_MINUTE),
+  PORT: int(0, 65_535).default(D.PORT),
+  TROUPE_DATA_DIR: z.string().min(1, { message: 'must not be empty' }).default(D.TROUPE_DATA_DIR),
+  NATS_URL: url.optional(),
+  MONGODB_URL: z
+    .string()
+    .regex(/^mongodb(\+srv)?:\/\//, { message: 'must start with mongodb:// or mongodb+srv://' })
+    .optional(),
+  TROUPE_JWT_SECRET: z.string().min(32, { message: 'must be at least 32 characters' }).optional(),
+  TROUPE_JWT_PUBLIC_KEY: z.string().min(1).optional(),
+  TROUPE_JWT_JWKS_URL: url.optional(),
+  TROUPE_JWT_AUDIENCE: z.string().min(1).default(D.TROUPE_JWT_AUDIENCE),
+  TROUPE_MAX_BODY_BYTES: int(1024, 1024 * 1024 * 1024).default(D.TROUPE_MAX_BODY_BYTES),
+  TROUPE_EXEC_ENABLED: bool.default(D.TROUPE_EXEC_ENABLED),
+  /** SQLite `synchronous` level: FULL survives power loss; NORMAL survives process crashes only. */
+  TROUPE_STORE_SYNC: z.enum(['FULL', 'NORMAL'], { message: 'must be FULL or NORMAL' }).default(D.TROUPE_STORE_SYNC),
+});
+
+export type Config = Readonly<z.infer<typeof configSchema>>;
+
+/**
+ * Parses the environment once. Empty strings count as unset. A bad value throws CONFIG_INVALID whose
+ * message names every offending variable and what is wrong with it.
+ */
+export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
+  const input: Record<string, string> = {};
+  for (const key of Object.keys(configSchema.shape)) {
+    const value = env[key];
+    if (value !== undefined && value !== '') input[key] = value;
+  }
+  const parsed = configSchema.safeParse(input);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`);
+    throw new TroupeError('CONFIG_INVALID', `invalid configuration:\n  ${problems.join('\n  ')}`, {
+      details: problems,
+    });
+  }
+  return Object.freeze(parsed.data);
+}

@@ -1,0 +1,136 @@
+import { FormatRegistry, Type, type Static, type TSchema } from '@sinclair/typebox';
+import { TypeCompiler, type TypeCheck } from '@sinclair/typebox/compiler';
+import { CONTEXTS, PRIORITIES, RETRYABLE_OUTCOMES } from './statuses.js';
+import { TroupeError } from './errors.js';
+
+const ISO_DATE_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$/;
+if (!FormatRegistry.Has('date-time')) {
+  FormatRegistry.Set('date-time', (value) => ISO_DATE_TIME.test(value) && !Number.isNaN(Date.parse(value)));
+}
+
+/** Wire schemas (SPEC §7). Unknown fields are rejected everywhere. */
+const strict = { additionalProperties: false } as const;
+const literalUnion = <T extends readonly string[]>(values: T) =>
+  Type.Unsafe<T[number]>(Type.Union(values.map((v) => Type.Literal(v))));
+
+export const RetryPolicySchema = Type.Object(
+  {
+    maxAttempts: Type.Optional(Type.Integer({ minimum: 1, maximum: 100 })),
+    delayMs: Type.Optional(Type.Integer({ minimum: 0, maximum: 86_400_000 })),
+    backoff: Type.Optional(literalUnion(['fixed', 'exponential'] as const)),
+    maxDelayMs: Type.Optional(Type.Integer({ minimum: 0, maximum: 86_400_000 })),
+    jitter: Type.Optional(Type.Number({ minimum: 0, maximum: 1 })),
+    retryOn: Type.Optional(Type.Array(literalUnion(RETRYABLE_OUTCOMES), { uniqueItems: true })),
+  },
+  strict,
+);
+export type RetryPolicyInput = Static<typeof RetryPolicySchema>;
+
+const HttpRequestSchema = Type.Object(
+  {
+    method: literalUnion(['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'HEAD', 'OPTIONS'] as const),
+    url: Type.String({ minLength: 1, maxLength: 8192 }),
+    headers: Type.Optional(Type.Record(Type.String(), Type.String())),
+    body: Type.Optional(Type.Unknown()),
+  },
+  strict,
+);
+
+const HttpExpectSchema = Type.Object(
+  {
+    status: Type.Optional(Type.Integer({ minimum: 100, maximum: 599 })),
+    headers: Type.Optional(Type.Record(Type.String(), Type.String())),
+    json: Type.Optional(Type.Record(Type.String(), Type.Unknown())),
+    bodyContains: Type.Optional(Type.String()),
+    maxMs: Type.Optional(Type.Integer({ minimum: 1 })),
+  },
+  strict,
+);
+
+export const GenericStepSchema = Type.Union([
+  Type.Object({ action: Type.Literal('noop'), name: Type.Optional(Type.String()) }, strict),
+  Type.Object(
+    { action: Type.Literal('sleep'), ms: Type.Integer({ minimum: 0, maximum: 86_400_000 }), name: Type.Optional(Type.String()) },
+    strict,
+  ),
+  Type.Object(
+    {
+      action: Type.Literal('http'),
+      name: Type.Optional(Type.String()),
+      request: HttpRequestSchema,
+      expect: Type.Optional(HttpExpectSchema),
+    },
+    strict,
+  ),
+]);
+export type GenericStep = Static<typeof GenericStepSchema>;
+
+export const ManualStepSchema = Type.Object(
+  { instruction: Type.String({ minLength: 1 }), expected: Type.String() },
+  strict,
+);
+
+export const TestItemSchema = Type.Object(
+  {
+    name: Type.String({ minLength: 1, maxLength: 500 }),
+    type: literalUnion(['GENERIC', 'BDD', 'MANUAL'] as const),
+    steps: Type.Optional(Type.Array(Type.Unknown(), { maxItems: 10_000 })),
+    feature: Type.Optional(Type.String({ minLength: 1 })),
+    timeoutMs: Type.Optional(Type.Integer({ minimum: 1, maximum: 7 * 86_400_000 })),
+    queueTimeoutMs: Type.Optional(Type.Integer({ minimum: 1 })),
+    pauseTimeoutMs: Type.Optional(Type.Integer({ minimum: 1 })),
+    retry: Type.Optional(RetryPolicySchema),
+    requires: Type.Optional(Type.Record(Type.String(), Type.String())),
+    labels: Type.Optional(Type.Record(Type.String(), Type.String())),
+    priority: Type.Optional(literalUnion(PRIORITIES)),
+    scheduledAt: Type.Optional(Type.String({ format: 'date-time' })),
+  },
+  strict,
+);
+export type TestItem = Static<typeof TestItemSchema>;
+
+export const RunRequestSchema = Type.Object(
+  {
+    name: Type.Optional(Type.String({ minLength: 1, maxLength: 500 })),
+    context: Type.Optional(literalUnion(CONTEXTS)),
+    priority: Type.Optional(literalUnion(PRIORITIES)),
+    labels: Type.Optional(Type.Record(Type.String(), Type.String())),
+    failFast: Type.Optional(Type.Boolean()),
+    maxParallel: Type.Optional(Type.Integer({ minimum: 1 })),
+    idempotencyKey: Type.Optional(Type.String({ minLength: 1, maxLength: 200 })),
+    items: Type.Optional(Type.Array(TestItemSchema, { minItems: 1, maxItems: 100_000 })),
+    suiteId: Type.Optional(Type.String({ minLength: 1 })),
+  },
+  strict,
+);
+export type RunRequest = Static<typeof RunRequestSchema>;
+
+const compiled = new Map<TSchema, TypeCheck<TSchema>>();
+function checker<T extends TSchema>(schema: T): TypeCheck<T> {
+  let check = compiled.get(schema);
+  if (!check) {
+    check = TypeCompiler.Compile(schema);
+    compiled.set(schema, check);
+  }
+  return check as TypeCheck<T>;
+}
+
+export interface SchemaProblem {
+  path: string;
+  message: string;
+}
+
+/** Validates `value`; returns it typed or throws VALIDATION_FAILED listing the first problems. */
+export function validate<T extends TSchema>(schema: T, value: unknown, what: string): Static<T> {
+  const check = checker(schema);
+  if (check.Check(value)) return value;
+  const problems: SchemaProblem[] = [];
+  for (const error of check.Errors(value)) {
+    problems.push({ path: error.path || '/', message: error.message });
+    if (problems.length >= 10) break;
+  }
+  const first = problems[0];
+  throw new TroupeError('VALIDATION_FAILED', `${what}: ${first ? `${first.path} ${first.message}` : 'invalid'}`, {
+    details: problems,
+  });
+}

@@ -1,0 +1,417 @@
+import { createHash } from 'node:crypto';
+import { createActor, createMachine, type AnyActorRef } from 'xstate';
+import type { TransitionRecord } from '../../machines/execution.machine.js';
+import { createContext } from '../../machines/execution.machine.js';
+import type { RetryPolicy } from '../../machines/retry-policy.js';
+import { ExecutionActor, provideMachine, type ExecutionHost } from '../../actors/execution.actor.js';
+import { createGovernorLogic, type GovernorRef } from '../../actors/governor.actor.js';
+import {
+  aggregateRunStatus,
+  createRunSupervisorLogic,
+  runSystemId,
+  type RunSupervisorRef,
+} from '../../actors/run-supervisor.actor.js';
+import { createSchedulerLogic, type SchedulerRef } from '../../actors/scheduler.actor.js';
+import { stopChild } from '../../actors/system.js';
+import type { Bus, Consumer, JobOutcome, Unsubscribe } from '../bus/bus.port.js';
+import type { Clock } from '../core/clock.js';
+import { TroupeError } from '../core/errors.js';
+import { newId } from '../core/ids.js';
+import { validateItem } from '../core/items.js';
+import type { Logger } from '../core/log.js';
+import { RunRequestSchema, validate, type RunRequest, type TestItem } from '../core/schemas.js';
+import { isTerminal, type EventType, type ItemType, type RunStatus, type Status } from '../core/statuses.js';
+import type { ExecutionRecord, RunRecord, Store, WriteOutcome } from '../store/store.port.js';
+
+/** Who is asking. `id` owns what it submits. */
+export interface Principal {
+  id: string;
+  roles: readonly ('viewer' | 'runner' | 'admin')[];
+}
+
+export interface CoordinatorOptions {
+  store: Store;
+  bus: Bus;
+  clock: Clock;
+  logger: Logger;
+  /** Item types some worker can run; other types are rejected at submit. */
+  runnable: readonly ItemType[];
+  maxConcurrent: number;
+  maxQueueSize: number;
+  agingMs: number;
+  defaultTimeoutMs: number;
+  defaultRetry: Pick<RetryPolicy, 'maxAttempts' | 'delayMs'>;
+  /**
+   * Job subject the coordinator dispatches to.
+   * @defaultValue 'default'
+   */
+  pool?: string;
+  /**
+   * Slack after a run deadline before the coordinator declares TIMEOUT itself.
+   * @defaultValue 5000
+   */
+  watchdogGraceMs?: number;
+}
+
+export interface SubmittedRun {
+  id: string;
+  status: RunStatus;
+  executionIds: string[];
+  /** False when an earlier submit with the same idempotency key is returned. */
+  created: boolean;
+}
+
+const OUTCOME_EVENT: Record<JobOutcome, EventType> = {
+  PASSED: 'PASS',
+  FAILED: 'FAIL',
+  ERROR: 'ERROR',
+  TIMEOUT: 'TIMEOUT',
+  SKIPPED: 'SKIP',
+  // A runner that reports CANCELLED without a stop request stopped on its own: the system failed.
+  CANCELLED: 'ERROR',
+};
+
+function stableJson(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(stableJson).join(',')}]`;
+  if (value && typeof value === 'object') {
+    const entries = Object.entries(value as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : 1));
+    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${stableJson(v)}`).join(',')}}`;
+  }
+  return JSON.stringify(value);
+}
+
+/**
+ * The coordinator: owns the actor system (scheduler, governor, run supervisors, one actor per live
+ * execution), accepts submits and commands, applies job results, and resumes everything after a restart.
+ */
+export class Coordinator {
+  private readonly root: AnyActorRef;
+  private readonly host: ExecutionHost;
+  private readonly machine: ReturnType<typeof provideMachine>;
+  private readonly governor: GovernorRef;
+  private readonly scheduler: SchedulerRef;
+  private readonly actors = new Map<string, ExecutionActor>();
+  private readonly runWaiters = new Map<string, ((status: RunStatus) => void)[]>();
+  private resultConsumer: Consumer | null = null;
+  private unsubscribeDeadLetters: Unsubscribe | null = null;
+  private stopped = false;
+
+  constructor(private readonly options: CoordinatorOptions) {
+    this.root = createActor(createMachine({ id: 'engine' }), { systemId: 'engine' });
+    this.root.start();
+    this.governor = createActor(
+      createGovernorLogic({
+        maxConcurrent: options.maxConcurrent,
+        onRelease: () => this.scheduler.send({ type: 'wake' }),
+      }),
+      { parent: this.root, systemId: 'governor' },
+    );
+    this.scheduler = createActor(createSchedulerLogic({ clock: options.clock, agingMs: options.agingMs }), {
+      parent: this.root,
+      systemId: 'scheduler',
+    });
+    this.governor.start();
+    this.scheduler.start();
+    this.host = {
+      store: options.store,
+      bus: options.bus,
+      clock: options.clock,
+      logger: options.logger,
+      root: this.root,
+      pool: options.pool ?? 'default',
+      watchdogGraceMs: options.watchdogGraceMs ?? 5000,
+      actors: this.actors,
+      onSettled: (actor, record) => this.settled(actor, record),
+      onWriteRejected: (actor, outcome) => void this.resync(actor, outcome),
+    };
+    this.machine = provideMachine(this.host);
+  }
+
+  /** Subscribes to results and dead letters, then resumes every execution the store holds unfinished. */
+  async start(): Promise<void> {
+    const { bus } = this.options;
+    this.resultConsumer = bus.consumeResults((delivery) => {
+      const result = delivery.data;
+      const actor = this.actors.get(result.executionId);
+      if (!actor || !actor.jobFinished(result.jobId)) return delivery.ack(); // stale or already settled
+      const write = actor.apply(OUTCOME_EVENT[result.outcome], {
+        actor: `worker:${result.agentId}`,
+        reason: result.reason ?? undefined,
+        steps: result.steps,
+      });
+      if (!write) return delivery.ack();
+      write.then(
+        () => delivery.ack(),
+        () => delivery.nak(1000),
+      );
+    });
+    this.unsubscribeDeadLetters = bus.subscribeDeadLetters(({ job, deliveries }) => {
+      const actor = this.actors.get(job.executionId);
+      if (actor && actor.jobFinished(job.jobId)) {
+        void actor.apply('ABORT', { actor: 'engine', reason: `job dead-lettered after ${deliveries} deliveries` });
+      }
+    });
+    await this.recover();
+  }
+
+  private async recover(): Promise<void> {
+    const { store } = this.options;
+    for (const run of await store.listActiveRuns()) this.supervise(run, await store.runMembers(run.id));
+    let lost = 0;
+    for (const record of await store.listActive()) {
+      const actor = this.spawn(record);
+      if (record.status === 'RUNNING') {
+        lost++;
+        void actor.apply('ERROR', {
+          actor: 'engine',
+          reason: `work lost: the engine restarted while attempt ${record.attempt} was running`,
+        });
+      } else {
+        actor.enter(record.status);
+      }
+    }
+    if (this.actors.size > 0) {
+      this.options.logger.info({ resumed: this.actors.size, lost }, 'resumed unfinished executions');
+    }
+  }
+
+  private spawn(record: ExecutionRecord): ExecutionActor {
+    const { status, machine, attempt: _a, version: _v, updatedAt: _u, ...meta } = record;
+    return new ExecutionActor(this.host, this.machine, meta, status, machine);
+  }
+
+  private supervise(run: RunRecord, members: { id: string; status: Status }[]): void {
+    const logic = createRunSupervisorLogic({
+      runId: run.id,
+      failFast: run.failFast,
+      status: run.status,
+      members: members.map((m) => [m.id, m.status]),
+      clock: this.options.clock,
+      onStatus: (runId, status) => this.runStatusChanged(runId, status),
+    });
+    const supervisor = createActor(logic, { parent: this.root, systemId: runSystemId(run.id) });
+    supervisor.start();
+    this.governor.send({ type: 'limitRun', runId: run.id, maxParallel: run.maxParallel });
+    const state = supervisor.getSnapshot().context;
+    const actual = aggregateRunStatus(state, state.members.size);
+    if (actual !== run.status) this.runStatusChanged(run.id, actual);
+  }
+
+  private runStatusChanged(runId: string, status: RunStatus): void {
+    const at = this.options.clock.now();
+    void this.options.store.setRunStatus(runId, status, at).then(() => {
+      if (status === 'PENDING' || status === 'RUNNING') return;
+      const supervisor = this.root.system.get(runSystemId(runId)) as RunSupervisorRef | undefined;
+      if (supervisor) stopChild(supervisor);
+      this.governor.send({ type: 'limitRun', runId, maxParallel: null });
+      for (const resolve of this.runWaiters.get(runId) ?? []) resolve(status);
+      this.runWaiters.delete(runId);
+    });
+  }
+
+  private settled(actor: ExecutionActor, record: TransitionRecord): void {
+    const runId = actor.meta.runId;
+    if (runId === null) return;
+    const supervisor = this.root.system.get(runSystemId(runId)) as RunSupervisorRef | undefined;
+    supervisor?.send({ type: 'member', executionId: actor.id, status: record.to });
+  }
+
+  /** The in-memory actor disagrees with the store: rebuild it from the stored record. */
+  private async resync(actor: ExecutionActor, outcome: Exclude<WriteOutcome, 'applied'> | Error): Promise<void> {
+    this.options.logger.warn({ executionId: actor.id, outcome: String(outcome) }, 'transition not stored; resyncing');
+    actor.finish();
+    const record = await this.options.store.getExecution(actor.id);
+    if (record && !isTerminal(record.status) && !this.actors.has(record.id) && !this.stopped) {
+      this.spawn(record).enter(record.status);
+    }
+  }
+
+  private resolveItem(item: TestItem, now: number) {
+    const retry: RetryPolicy = {
+      maxAttempts: item.retry?.maxAttempts ?? this.options.defaultRetry.maxAttempts,
+      delayMs: item.retry?.delayMs ?? this.options.defaultRetry.delayMs,
+      backoff: item.retry?.backoff ?? 'fixed',
+      maxDelayMs: item.retry?.maxDelayMs ?? 3_600_000,
+      jitter: item.retry?.jitter ?? 0,
+      retryOn: item.retry?.retryOn ?? ['ERROR'],
+    };
+    const scheduledAt = item.scheduledAt === undefined ? null : Date.parse(item.scheduledAt);
+    return { retry, scheduledAt: scheduledAt !== null && scheduledAt > now ? scheduledAt : null };
+  }
+
+  private waitingCount(): number {
+    return this.actors.size - this.governor.getSnapshot().context.running;
+  }
+
+  /** Validates and durably stores a run with its executions, then starts them. */
+  async submitRun(body: unknown, principal: Principal): Promise<SubmittedRun> {
+    if (this.stopped) throw new TroupeError('ENGINE_STOPPED');
+    const request: RunRequest = validate(RunRequestSchema, body, 'run');
+    if (!request.items) {
+      throw new TroupeError('VALIDATION_FAILED', 'run: items are required (suites are not available yet)', {
+        details: [{ path: '/items', message: 'required' }],
+      });
+    }
+    const items = request.items.map((item, i) => validateItem(item, i, this.options.runnable));
+    const requestHash = createHash('sha256').update(stableJson(request)).digest('hex');
+    if (request.idempotencyKey !== undefined) {
+      const existing = await this.options.store.findRunByIdempotencyKey(principal.id, request.idempotencyKey);
+      if (existing) {
+        if (existing.requestHash !== requestHash) {
+          throw new TroupeError('IDEMPOTENCY_CONFLICT', `idempotency key ${request.idempotencyKey} was used for another run`);
+        }
+        const members = await this.options.store.runMembers(existing.id);
+        return { id: existing.id, status: existing.status, executionIds: members.map((m) => m.id), created: false };
+      }
+    }
+    if (this.waitingCount() + items.length > this.options.maxQueueSize) {
+      throw new TroupeError(
+        'QUEUE_FULL',
+        `the queue holds ${this.waitingCount()} waiting executions; ${items.length} more would pass QUEUE_MAX_QUEUE_SIZE (${this.options.maxQueueSize})`,
+      );
+    }
+    const now = this.options.clock.now();
+    const run: RunRecord = {
+      id: newId('run'),
+      name: request.name ?? `run of ${items.length} item${items.length === 1 ? '' : 's'}`,
+      status: 'PENDING',
+      owner: principal.id,
+      priority: request.priority ?? 'NORMAL',
+      context: request.context ?? 'API',
+      labels: request.labels ?? {},
+      failFast: request.failFast ?? false,
+      maxParallel: request.maxParallel ?? null,
+      idempotencyKey: request.idempotencyKey ?? null,
+      requestHash,
+      total: items.length,
+      createdAt: now,
+      updatedAt: now,
+    };
+    const records = items.map((item) => this.newRecord(item, run, principal, now));
+    await this.options.store.createRun(run, records);
+    this.supervise(run, records.map((r) => ({ id: r.id, status: r.status })));
+    for (const record of records) this.begin(record);
+    return { id: run.id, status: run.status, executionIds: records.map((r) => r.id), created: true };
+  }
+
+  private newRecord(item: TestItem, run: RunRecord | null, principal: Principal, now: number): ExecutionRecord {
+    const id = newId('exe');
+    const { retry, scheduledAt } = this.resolveItem(item, now);
+    const machine = createContext({
+      id,
+      at: now,
+      actor: `user:${principal.id}`,
+      retry,
+      timeoutMs: item.timeoutMs ?? this.options.defaultTimeoutMs,
+      queueTimeoutMs: item.queueTimeoutMs ?? null,
+      pauseTimeoutMs: item.pauseTimeoutMs ?? null,
+      scheduledAt,
+    });
+    return {
+      id,
+      runId: run?.id ?? null,
+      name: item.name,
+      type: item.type,
+      status: machine.last.to,
+      priority: item.priority ?? run?.priority ?? 'NORMAL',
+      context: run?.context ?? 'API',
+      attempt: machine.attempt,
+      owner: principal.id,
+      createdAt: now,
+      updatedAt: now,
+      rerunOf: null,
+      item,
+      machine,
+      version: machine.seq,
+    };
+  }
+
+  /** A stored new execution: publish its creation event and arm its first status. */
+  private begin(record: ExecutionRecord): void {
+    const actor = this.spawn(record);
+    void this.options.bus
+      .publishTransition({ type: 'transition', executionId: record.id, runId: record.runId, ...record.machine.last })
+      .catch((err: unknown) => this.options.logger.warn({ err, executionId: record.id }, 'transition not published'));
+    actor.enter(record.status);
+  }
+
+  /**
+   * Applies a user or engine command. Illegal in the current status → ILLEGAL_TRANSITION naming it;
+   * unknown or not visible → NOT_FOUND. Written to the audit log.
+   */
+  async command(executionId: string, type: EventType, principal: Principal, reason?: string): Promise<Status> {
+    const actor = this.actors.get(executionId);
+    if (!actor) {
+      const record = await this.options.store.getExecution(executionId);
+      if (!record) throw new TroupeError('NOT_FOUND', `execution ${executionId} not found`);
+      throw new TroupeError('ILLEGAL_TRANSITION', `${type} is not allowed: execution is ${record.status}`, {
+        details: { status: record.status, event: type },
+      });
+    }
+    const status = actor.status;
+    const write = actor.apply(type, { actor: `user:${principal.id}`, ...(reason === undefined ? {} : { reason }) });
+    if (!write) {
+      throw new TroupeError('ILLEGAL_TRANSITION', `${type} is not allowed: execution is ${status}`, {
+        details: { status, event: type },
+      });
+    }
+    const outcome = await write;
+    if (outcome !== 'applied') throw new TroupeError('VERSION_CONFLICT', `execution ${executionId} changed concurrently`);
+    await this.options.store.appendAudit({
+      at: this.options.clock.now(),
+      principal: principal.id,
+      action: type,
+      target: executionId,
+      source: 'engine',
+      ...(reason === undefined ? {} : { details: { reason } }),
+    });
+    return actor.status;
+  }
+
+  /** Cancels every unfinished execution of a run; the run ends CANCELLED. */
+  async cancelRun(runId: string, principal: Principal): Promise<void> {
+    const supervisor = this.root.system.get(runSystemId(runId)) as RunSupervisorRef | undefined;
+    if (!supervisor) {
+      const run = await this.options.store.getRun(runId);
+      if (!run) throw new TroupeError('NOT_FOUND', `run ${runId} not found`);
+      throw new TroupeError('ILLEGAL_TRANSITION', `the run is already ${run.status}`, { details: { status: run.status } });
+    }
+    supervisor.send({ type: 'cancel', actor: `user:${principal.id}`, reason: `run cancelled by ${principal.id}` });
+    await this.options.store.appendAudit({
+      at: this.options.clock.now(),
+      principal: principal.id,
+      action: 'CANCEL_RUN',
+      target: runId,
+      source: 'engine',
+    });
+  }
+
+  /** Resolves with the run's final status once every execution in it is terminal. */
+  async waitForRun(runId: string): Promise<RunStatus> {
+    const pending = new Promise<RunStatus>((resolve) => {
+      const list = this.runWaiters.get(runId) ?? [];
+      list.push(resolve);
+      this.runWaiters.set(runId, list);
+    });
+    const run = await this.options.store.getRun(runId);
+    if (!run) throw new TroupeError('NOT_FOUND', `run ${runId} not found`);
+    if (run.status !== 'PENDING' && run.status !== 'RUNNING') return run.status;
+    return pending;
+  }
+
+  /** Live figures for metrics and back-pressure. */
+  stats(): { live: number; running: number; queued: number } {
+    const running = this.governor.getSnapshot().context.running;
+    return { live: this.actors.size, running, queued: this.scheduler.getSnapshot().context.queue.size };
+  }
+
+  /** Stops taking results and stops every actor; the store keeps what was acknowledged. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    this.unsubscribeDeadLetters?.();
+    await this.resultConsumer?.stop();
+    await this.options.store.flush();
+    for (const actor of [...this.actors.values()]) actor.finish();
+    this.root.stop();
+  }
+}

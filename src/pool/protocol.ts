@@ -1,0 +1,42 @@
+/**
+ * The message protocol between the main thread and pool worker threads. Only plain data crosses:
+ * errors travel as PlainError.
+ */
+import type { PlainError } from '../core/errors.js';
+import type { TestItem } from '../core/schemas.js';
+
+export interface PoolTask {
+  jobId: string;
+  executionId: string;
+  attempt: number;
+  item: TestItem;
+  deadlineAt: number;
+}
+
+export type StepStatus = 'PASSED' | 'FAILED' | 'SKIPPED' | 'ERROR' | 'TIMEOUT' | 'CANCELLED';
+
+export interface PoolStep {
+  index: number;
+  name: string;
+  status: StepStatus;
+  startedAt: number;
+  durationMs: number;
+  output?: string;
+  error?: PlainError;
+}
+
+export interface PoolOutcome {
+  outcome: 'PASSED' | 'FAILED' | 'ERROR' | 'TIMEOUT' | 'SKIPPED' | 'CANCELLED';
+  reason: string | null;
+  error?: PlainError;
+  steps: PoolStep[];
+}
+
+/** Posted on the control channel by the main thread to stop a running task cooperatively. */
+export interface PoolControl {
+  jobId: string;
+  type: 'cancel' | 'abort';
+  reason: string;
+}
+
+export const CONTROL_CHANNEL = 'troupe:pool-control';

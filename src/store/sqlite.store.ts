@@ -1,0 +1,497 @@
+import Database from 'better-sqlite3';
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import type { TransitionRecord } from '../../machines/execution.machine.js';
+import type { RunStatus, Status } from '../core/statuses.js';
+import { TERMINAL_STATUSES } from '../core/statuses.js';
+import type {
+  AuditEntry,
+  ExecutionFilter,
+  ExecutionRecord,
+  Page,
+  RunRecord,
+  StoredEvent,
+  StoredStep,
+  Store,
+  TransitionWrite,
+  WriteOutcome,
+} from './store.port.js';
+import { decodeCursor, encodeCursor } from './cursor.js';
+
+export interface SqliteStoreOptions {
+  /** Path of the database file; `:memory:` for a throwaway store. */
+  file: string;
+  /**
+   * SQLite `synchronous` level. FULL fsyncs each commit (survives power loss); NORMAL in WAL mode
+   * survives a process crash but may lose the last commits on power loss.
+   * @defaultValue 'FULL'
+   */
+  synchronous?: 'FULL' | 'NORMAL';
+  /**
+   * Most transitions committed in one transaction (group commit).
+   * @defaultValue 512
+   */
+  maxBatch?: number;
+}
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS runs (
+  id TEXT PRIMARY KEY, name TEXT NOT NULL, status TEXT NOT NULL, owner TEXT NOT NULL,
+  priority TEXT NOT NULL, context TEXT NOT NULL, labels TEXT NOT NULL, fail_fast INTEGER NOT NULL,
+  max_parallel INTEGER, idempotency_key TEXT, request_hash TEXT, total INTEGER NOT NULL,
+  created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL
+);
+CREATE UNIQUE INDEX IF NOT EXISTS runs_idempotency ON runs(owner, idempotency_key) WHERE idempotency_key IS NOT NULL;
+CREATE INDEX IF NOT EXISTS runs_status ON runs(status);
+CREATE TABLE IF NOT EXISTS executions (
+  id TEXT PRIMARY KEY, run_id TEXT, name TEXT NOT NULL, type TEXT NOT NULL, status TEXT NOT NULL,
+  priority TEXT NOT NULL, context TEXT NOT NULL, attempt INTEGER NOT NULL, owner TEXT NOT NULL,
+  created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL, rerun_of TEXT, item TEXT NOT NULL,
+  machine TEXT NOT NULL, version INTEGER NOT NULL, terminal INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS executions_run ON executions(run_id, status);
+CREATE INDEX IF NOT EXISTS executions_active ON executions(terminal, id);
+CREATE INDEX IF NOT EXISTS executions_owner ON executions(owner, id);
+CREATE TABLE IF NOT EXISTS events (
+  cursor INTEGER PRIMARY KEY AUTOINCREMENT, execution_id TEXT NOT NULL, run_id TEXT, seq INTEGER NOT NULL,
+  from_status TEXT, to_status TEXT NOT NULL, event TEXT NOT NULL, at INTEGER NOT NULL, attempt INTEGER NOT NULL,
+  reason TEXT, actor TEXT NOT NULL, UNIQUE(execution_id, seq)
+);
+CREATE TABLE IF NOT EXISTS steps (
+  execution_id TEXT NOT NULL, attempt INTEGER NOT NULL, idx INTEGER NOT NULL, name TEXT NOT NULL,
+  status TEXT NOT NULL, started_at INTEGER NOT NULL, duration_ms INTEGER NOT NULL, output TEXT, error TEXT,
+  PRIMARY KEY (execution_id, attempt, idx)
+);
+CREATE TABLE IF NOT EXISTS audit (
+  id INTEGER PRIMARY KEY AUTOINCREMENT, at INTEGER NOT NULL, principal TEXT NOT NULL, action TEXT NOT NULL,
+  target TEXT NOT NULL, source TEXT NOT NULL, details TEXT
+);
+`;
+
+interface ExecutionRow {
+  id: string;
+  run_id: string | null;
+  name: string;
+  type: string;
+  status: string;
+  priority: string;
+  context: string;
+  attempt: number;
+  owner: string;
+  created_at: number;
+  updated_at: number;
+  rerun_of: string | null;
+  item: string;
+  machine: string;
+  version: number;
+}
+
+interface RunRow {
+  id: string;
+  name: string;
+  status: string;
+  owner: string;
+  priority: string;
+  context: string;
+  labels: string;
+  fail_fast: number;
+  max_parallel: number | null;
+  idempotency_key: string | null;
+  request_hash: string | null;
+  total: number;
+  created_at: number;
+  updated_at: number;
+}
+
+interface EventRow {
+  cursor: number;
+  execution_id: string;
+  run_id: string | null;
+  seq: number;
+  from_status: string | null;
+  to_status: string;
+  event: string;
+  at: number;
+  attempt: number;
+  reason: string | null;
+  actor: string;
+}
+
+const terminal = new Set<string>(TERMINAL_STATUSES);
+
+function toExecution(row: ExecutionRow): ExecutionRecord {
+  return {
+    id: row.id,
+    runId: row.run_id,
+    name: row.name,
+    type: row.type as ExecutionRecord['type'],
+    status: row.status as Status,
+    priority: row.priority as ExecutionRecord['priority'],
+    context: row.context as ExecutionRecord['context'],
+    attempt: row.attempt,
+    owner: row.owner,
+    createdAt: row.created_at,
+    updatedAt: row.updated_at,
+    rerunOf: row.rerun_of,
+    item: JSON.parse(row.item) as ExecutionRecord['item'],
+    machine: JSON.parse(row.machine) as ExecutionRecord['machine'],
+    version: row.version,
+  };
+}
+
+function toRun(row: RunRow): RunRecord {
+  return {
+    id: row.id,
+    name: row.name,
+    status: row.status as RunStatus,
+    owner: row.owner,
+    priority: row.priority as RunRecord['priority'],
+    context: row.context as RunRecord['context'],
+    labels: JSON.parse(row.labels) as Record<string, string>,
+    failFast: row.fail_fast === 1,
+    maxParallel: row.max_parallel,
+    idempotencyKey: row.idempotency_key,
+    requestHash: row.request_hash,
+    total: row.total,
+    createdAt: row.created_at,
+    updatedAt: row.updated_at,
+  };
+}
+
+function toRecord(row: EventRow): TransitionRecord {
+  return {
+    seq: row.seq,
+    from: row.from_status as Status | null,
+    to: row.to_status as Status,
+    event: row.event as TransitionRecord['event'],
+    at: row.at,
+    attempt: row.attempt,
+    reason: row.reason,
+    actor: row.actor,
+  };
+}
+
+interface Pending {
+  write: TransitionWrite;
+  resolve: (outcome: WriteOutcome) => void;
+  reject: (err: unknown) => void;
+}
+
+/** The embedded store: one SQLite file in WAL mode, transitions group-committed. */
+export class SqliteStore implements Store {
+  readonly kind = 'sqlite';
+  private readonly db: Database.Database;
+  private readonly maxBatch: number;
+  private queue: Pending[] = [];
+  private flushScheduled = false;
+  private idleWaiters: (() => void)[] = [];
+  private readonly stmt;
+
+  constructor(options: SqliteStoreOptions) {
+    if (options.file !== ':memory:') mkdirSync(dirname(options.file), { recursive: true });
+    this.db = new Database(options.file);
+    this.db.pragma('journal_mode = WAL');
+    this.db.pragma(`synchronous = ${options.synchronous ?? 'FULL'}`);
+    this.db.pragma('busy_timeout = 5000');
+    this.db.exec(SCHEMA);
+    this.maxBatch = options.maxBatch ?? 512;
+    const db = this.db;
+    this.stmt = {
+      insertRun: db.prepare(
+        `INSERT INTO runs (id, name, status, owner, priority, context, labels, fail_fast, max_parallel,
+          idempotency_key, request_hash, total, created_at, updated_at)
+         VALUES (@id, @name, @status, @owner, @priority, @context, @labels, @fail_fast, @max_parallel,
+          @idempotency_key, @request_hash, @total, @created_at, @updated_at)`,
+      ),
+      insertExecution: db.prepare(
+        `INSERT INTO executions (id, run_id, name, type, status, priority, context, attempt, owner, created_at,
+          updated_at, rerun_of, item, machine, version, terminal)
+         VALUES (@id, @run_id, @name, @type, @status, @priority, @context, @attempt, @owner, @created_at,
+          @updated_at, @rerun_of, @item, @machine, @version, @terminal)`,
+      ),
+      insertEvent: db.prepare(
+        `INSERT INTO events (execution_id, run_id, seq, from_status, to_status, event, at, attempt, reason, actor)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      ),
+      updateExecution: db.prepare(
+        `UPDATE executions SET status = ?, attempt = ?, machine = ?, version = ?, updated_at = ?, terminal = ?
+         WHERE id = ? AND version = ?`,
+      ),
+      runIdOf: db.prepare<[string], { run_id: string | null }>('SELECT run_id FROM executions WHERE id = ?'),
+      insertStep: db.prepare(
+        `INSERT OR REPLACE INTO steps (execution_id, attempt, idx, name, status, started_at, duration_ms, output, error)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      ),
+      getExecution: db.prepare<[string], ExecutionRow>('SELECT * FROM executions WHERE id = ?'),
+      listActive: db.prepare<[], ExecutionRow>('SELECT * FROM executions WHERE terminal = 0 ORDER BY id'),
+      listEvents: db.prepare<[string], EventRow>('SELECT * FROM events WHERE execution_id = ? ORDER BY seq'),
+      eventsSince: db.prepare<[number, number], EventRow>(
+        'SELECT * FROM events WHERE cursor > ? ORDER BY cursor LIMIT ?',
+      ),
+      listSteps: db.prepare<[string], Record<string, unknown>>(
+        'SELECT * FROM steps WHERE execution_id = ? ORDER BY attempt, idx',
+      ),
+      getRun: db.prepare<[string], RunRow>('SELECT * FROM runs WHERE id = ?'),
+      runByKey: db.prepare<[string, string], RunRow>('SELECT * FROM runs WHERE owner = ? AND idempotency_key = ?'),
+      activeRuns: db.prepare<[], RunRow>("SELECT * FROM runs WHERE status IN ('PENDING', 'RUNNING') ORDER BY id"),
+      runCounts: db.prepare<[string], { status: string; n: number }>(
+        'SELECT status, COUNT(*) AS n FROM executions WHERE run_id = ? GROUP BY status',
+      ),
+      runMembers: db.prepare<[string], { id: string; status: string }>(
+        'SELECT id, status FROM executions WHERE run_id = ? ORDER BY id',
+      ),
+      setRunStatus: db.prepare('UPDATE runs SET status = ?, updated_at = ? WHERE id = ?'),
+      insertAudit: db.prepare(
+        'INSERT INTO audit (at, principal, action, target, source, details) VALUES (?, ?, ?, ?, ?, ?)',
+      ),
+      listAudit: db.prepare<[number], Record<string, unknown>>('SELECT * FROM audit ORDER BY id DESC LIMIT ?'),
+    };
+  }
+
+  private insertExecutionRow(e: ExecutionRecord): void {
+    this.stmt.insertExecution.run({
+      id: e.id,
+      run_id: e.runId,
+      name: e.name,
+      type: e.type,
+      status: e.status,
+      priority: e.priority,
+      context: e.context,
+      attempt: e.attempt,
+      owner: e.owner,
+      created_at: e.createdAt,
+      updated_at: e.updatedAt,
+      rerun_of: e.rerunOf,
+      item: JSON.stringify(e.item),
+      machine: JSON.stringify(e.machine),
+      version: e.version,
+      terminal: terminal.has(e.status) ? 1 : 0,
+    });
+    this.insertEventRow(e.id, e.runId, e.machine.last);
+  }
+
+  private insertEventRow(executionId: string, runId: string | null, r: TransitionRecord): void {
+    this.stmt.insertEvent.run(executionId, runId, r.seq, r.from, r.to, r.event, r.at, r.attempt, r.reason, r.actor);
+  }
+
+  createRun(run: RunRecord, executions: ExecutionRecord[]): Promise<void> {
+    this.db.transaction(() => {
+      this.stmt.insertRun.run({
+        id: run.id,
+        name: run.name,
+        status: run.status,
+        owner: run.owner,
+        priority: run.priority,
+        context: run.context,
+        labels: JSON.stringify(run.labels),
+        fail_fast: run.failFast ? 1 : 0,
+        max_parallel: run.maxParallel,
+        idempotency_key: run.idempotencyKey,
+        request_hash: run.requestHash,
+        total: run.total,
+        created_at: run.createdAt,
+        updated_at: run.updatedAt,
+      });
+      for (const e of executions) this.insertExecutionRow(e);
+    })();
+    return Promise.resolve();
+  }
+
+  createExecution(execution: ExecutionRecord): Promise<void> {
+    this.db.transaction(() => this.insertExecutionRow(execution))();
+    return Promise.resolve();
+  }
+
+  applyTransition(write: TransitionWrite): Promise<WriteOutcome> {
+    return new Promise((resolve, reject) => {
+      this.queue.push({ write, resolve, reject });
+      if (this.queue.length >= this.maxBatch) this.commit();
+      else if (!this.flushScheduled) {
+        this.flushScheduled = true;
+        setImmediate(() => this.commit());
+      }
+    });
+  }
+
+  /** Commits every queued transition in one transaction; each write is checked on its own. */
+  private commit(): void {
+    this.flushScheduled = false;
+    const batch = this.queue;
+    if (batch.length === 0) return this.notifyIdle();
+    this.queue = [];
+    const outcomes: WriteOutcome[] = [];
+    try {
+      this.db.transaction(() => {
+        for (const { write } of batch) outcomes.push(this.applyOne(write));
+      })();
+    } catch (err) {
+      for (const p of batch) p.reject(err);
+      return this.notifyIdle();
+    }
+    batch.forEach((p, i) => p.resolve(outcomes[i] ?? 'conflict'));
+    this.notifyIdle();
+  }
+
+  private applyOne(write: TransitionWrite): WriteOutcome {
+    const m = write.machine;
+    const r = m.last;
+    const status = r.to;
+    const changed = this.stmt.updateExecution.run(
+      status,
+      m.attempt,
+      JSON.stringify(m),
+      m.seq,
+      r.at,
+      terminal.has(status) ? 1 : 0,
+      write.executionId,
+      write.expectedVersion,
+    ).changes;
+    const row = this.stmt.runIdOf.get(write.executionId);
+    if (changed === 0) return row ? 'conflict' : 'not_found';
+    this.insertEventRow(write.executionId, row?.run_id ?? null, r);
+    if (write.steps) {
+      for (const s of write.steps.items) {
+        this.stmt.insertStep.run(
+          write.executionId,
+          write.steps.attempt,
+          s.index,
+          s.name,
+          s.status,
+          s.startedAt,
+          s.durationMs,
+          s.output ?? null,
+          s.error ? JSON.stringify(s.error) : null,
+        );
+      }
+    }
+    return 'applied';
+  }
+
+  private notifyIdle(): void {
+    if (this.queue.length > 0 || this.flushScheduled) return;
+    const waiters = this.idleWaiters;
+    this.idleWaiters = [];
+    for (const w of waiters) w();
+  }
+
+  getExecution(id: string): Promise<ExecutionRecord | null> {
+    const row = this.stmt.getExecution.get(id);
+    return Promise.resolve(row ? toExecution(row) : null);
+  }
+
+  listExecutions(filter: ExecutionFilter): Promise<Page<ExecutionRecord>> {
+    const where: string[] = [];
+    const args: (string | number)[] = [];
+    if (filter.runId !== undefined) (where.push('run_id = ?'), args.push(filter.runId));
+    if (filter.status !== undefined) (where.push('status = ?'), args.push(filter.status));
+    if (filter.owner !== undefined) (where.push('owner = ?'), args.push(filter.owner));
+    const after = filter.cursor ? decodeCursor(filter.cursor) : null;
+    if (after !== null) (where.push('id < ?'), args.push(after));
+    const sql = `SELECT * FROM executions ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY id DESC LIMIT ?`;
+    const rows = this.db.prepare<(string | number)[], ExecutionRow>(sql).all(...args, filter.limit + 1);
+    const more = rows.length > filter.limit;
+    const items = rows.slice(0, filter.limit).map(toExecution);
+    const last = items[items.length - 1];
+    return Promise.resolve({ items, next: more && last ? encodeCursor(last.id) : null });
+  }
+
+  listActive(): Promise<ExecutionRecord[]> {
+    return Promise.resolve(this.stmt.listActive.all().map(toExecution));
+  }
+
+  listEvents(executionId: string): Promise<TransitionRecord[]> {
+    return Promise.resolve(this.stmt.listEvents.all(executionId).map(toRecord));
+  }
+
+  eventsSince(cursor: number, limit: number): Promise<StoredEvent[]> {
+    return Promise.resolve(
+      this.stmt.eventsSince.all(cursor, limit).map((row) => ({
+        cursor: row.cursor,
+        executionId: row.execution_id,
+        runId: row.run_id,
+        record: toRecord(row),
+      })),
+    );
+  }
+
+  listSteps(executionId: string): Promise<StoredStep[]> {
+    return Promise.resolve(
+      this.stmt.listSteps.all(executionId).map((row) => ({
+        attempt: row.attempt as number,
+        index: row.idx as number,
+        name: row.name as string,
+        status: row.status as StoredStep['status'],
+        startedAt: row.started_at as number,
+        durationMs: row.duration_ms as number,
+        ...(row.output === null ? {} : { output: row.output as string }),
+        ...(row.error === null ? {} : { error: JSON.parse(row.error as string) as StoredStep['error'] }),
+      })),
+    );
+  }
+
+  getRun(id: string): Promise<RunRecord | null> {
+    const row = this.stmt.getRun.get(id);
+    return Promise.resolve(row ? toRun(row) : null);
+  }
+
+  findRunByIdempotencyKey(owner: string, key: string): Promise<RunRecord | null> {
+    const row = this.stmt.runByKey.get(owner, key);
+    return Promise.resolve(row ? toRun(row) : null);
+  }
+
+  listActiveRuns(): Promise<RunRecord[]> {
+    return Promise.resolve(this.stmt.activeRuns.all().map(toRun));
+  }
+
+  runCounts(runId: string): Promise<Partial<Record<Status, number>>> {
+    const counts: Partial<Record<Status, number>> = {};
+    for (const { status, n } of this.stmt.runCounts.all(runId)) counts[status as Status] = n;
+    return Promise.resolve(counts);
+  }
+
+  runMembers(runId: string): Promise<{ id: string; status: Status }[]> {
+    return Promise.resolve(
+      this.stmt.runMembers.all(runId).map((row) => ({ id: row.id, status: row.status as Status })),
+    );
+  }
+
+  setRunStatus(runId: string, status: RunStatus, at: number): Promise<void> {
+    this.stmt.setRunStatus.run(status, at, runId);
+    return Promise.resolve();
+  }
+
+  appendAudit(entry: AuditEntry): Promise<void> {
+    this.stmt.insertAudit.run(
+      entry.at,
+      entry.principal,
+      entry.action,
+      entry.target,
+      entry.source,
+      entry.details === undefined ? null : JSON.stringify(entry.details),
+    );
+    return Promise.resolve();
+  }
+
+  listAudit(limit: number): Promise<AuditEntry[]> {
+    return Promise.resolve(
+      this.stmt.listAudit.all(limit).map((row) => ({
+        at: row.at as number,
+        principal: row.principal as string,
+        action: row.action as string,
+        target: row.target as string,
+        source: row.source as string,
+        ...(row.details === null ? {} : { details: JSON.parse(row.details as string) as unknown }),
+      })),
+    );
+  }
+
+  flush(): Promise<void> {
+    if (this.queue.length === 0 && !this.flushScheduled) return Promise.resolve();
+    return new Promise((resolve) => this.idleWaiters.push(resolve));
+  }
+
+  async close(): Promise<void> {
+    await this.flush();
+    this.db.close();
+  }
+}

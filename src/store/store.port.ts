@@ -1,0 +1,137 @@
+import type { ExecutionMachineContext, TransitionRecord } from '../../machines/execution.machine.js';
+import type { TestItem } from '../core/schemas.js';
+import type {
+  ExecutionContextKind,
+  ItemType,
+  Priority,
+  RunStatus,
+  Status,
+} from '../core/statuses.js';
+import type { PlainError } from '../core/errors.js';
+
+/** An execution as stored. Times are epoch milliseconds. */
+export interface ExecutionRecord {
+  id: string;
+  runId: string | null;
+  name: string;
+  type: ItemType;
+  status: Status;
+  priority: Priority;
+  context: ExecutionContextKind;
+  attempt: number;
+  owner: string;
+  createdAt: number;
+  updatedAt: number;
+  rerunOf: string | null;
+  /** The definition this execution runs, snapshotted at submit. */
+  item: TestItem;
+  /** The lifecycle machine's context: sequence, deadlines, retry policy. */
+  machine: ExecutionMachineContext;
+  /** Equals `machine.seq`: the version conditional writes are checked against. */
+  version: number;
+}
+
+export interface StepRecord {
+  index: number;
+  name: string;
+  status: 'PASSED' | 'FAILED' | 'SKIPPED' | 'ERROR' | 'TIMEOUT' | 'CANCELLED';
+  startedAt: number;
+  durationMs: number;
+  output?: string;
+  error?: PlainError;
+}
+
+export interface StoredStep extends StepRecord {
+  attempt: number;
+}
+
+export interface RunRecord {
+  id: string;
+  name: string;
+  status: RunStatus;
+  owner: string;
+  priority: Priority;
+  context: ExecutionContextKind;
+  labels: Record<string, string>;
+  failFast: boolean;
+  maxParallel: number | null;
+  idempotencyKey: string | null;
+  /** Hash of the request body, to tell a replay from a conflicting reuse of the key. */
+  requestHash: string | null;
+  total: number;
+  createdAt: number;
+  updatedAt: number;
+}
+
+export interface StoredEvent {
+  /** Global, strictly increasing position in the event log. */
+  cursor: number;
+  executionId: string;
+  runId: string | null;
+  record: TransitionRecord;
+}
+
+export interface TransitionWrite {
+  executionId: string;
+  /** The version the write is conditional on (the sequence before this transition). */
+  expectedVersion: number;
+  machine: ExecutionMachineContext;
+  /** Steps of the attempt that just ended, written in the same transaction. */
+  steps?: { attempt: number; items: StepRecord[] };
+}
+
+/** A conditional write's typed outcome; mapped to errors in one place (the execution actor). */
+export type WriteOutcome = 'applied' | 'conflict' | 'not_found';
+
+export interface AuditEntry {
+  at: number;
+  principal: string;
+  action: string;
+  target: string;
+  source: string;
+  details?: unknown;
+}
+
+export interface Page<T> {
+  items: T[];
+  next: string | null;
+}
+
+export interface ExecutionFilter {
+  runId?: string;
+  status?: Status;
+  owner?: string;
+  limit: number;
+  cursor?: string | null;
+}
+
+/**
+ * The store port. Every adapter passes test/contract/store.contract.ts.
+ * Transitions are conditional on the expected version; creation writes the first event with the row.
+ */
+export interface Store {
+  readonly kind: string;
+  createRun(run: RunRecord, executions: ExecutionRecord[]): Promise<void>;
+  createExecution(execution: ExecutionRecord): Promise<void>;
+  applyTransition(write: TransitionWrite): Promise<WriteOutcome>;
+  getExecution(id: string): Promise<ExecutionRecord | null>;
+  listExecutions(filter: ExecutionFilter): Promise<Page<ExecutionRecord>>;
+  /** Every execution not in a terminal status, oldest first: what a restarted engine must resume. */
+  listActive(): Promise<ExecutionRecord[]>;
+  listEvents(executionId: string): Promise<TransitionRecord[]>;
+  /** Events after a global cursor, in cursor order. */
+  eventsSince(cursor: number, limit: number): Promise<StoredEvent[]>;
+  listSteps(executionId: string): Promise<StoredStep[]>;
+  getRun(id: string): Promise<RunRecord | null>;
+  findRunByIdempotencyKey(owner: string, key: string): Promise<RunRecord | null>;
+  listActiveRuns(): Promise<RunRecord[]>;
+  runCounts(runId: string): Promise<Partial<Record<Status, number>>>;
+  /** A run's executions in creation (item) order with their statuses. */
+  runMembers(runId: string): Promise<{ id: string; status: Status }[]>;
+  setRunStatus(runId: string, status: RunStatus, at: number): Promise<void>;
+  appendAudit(entry: AuditEntry): Promise<void>;
+  listAudit(limit: number): Promise<AuditEntry[]>;
+  /** Waits until every accepted write is durable. */
+  flush(): Promise<void>;
+  close(): Promise<void>;
+}
