@@ -49,6 +49,7 @@ export function provideMachine(host: ExecutionHost) {
 export interface ApplyOptions {
   actor: string;
   reason?: string;
+  retryable?: boolean;
   steps?: StepRecord[];
 }
 
@@ -84,7 +85,7 @@ export class ExecutionActor {
   }
 
   get status(): Status {
-    return this.ref.getSnapshot().value as Status;
+    return this.ref.getSnapshot().value;
   }
 
   get context(): ExecutionMachineContext {
@@ -112,6 +113,7 @@ export class ExecutionActor {
       actor: options.actor,
       random: Math.random(),
       ...(options.reason === undefined ? {} : { reason: options.reason }),
+      ...(options.retryable === undefined ? {} : { retryable: options.retryable }),
     };
     const before = this.ref.getSnapshot();
     if (!before.can(event)) return null;
@@ -234,7 +236,7 @@ export class ExecutionActor {
       })
       .catch((err: unknown) => {
         this.host.logger.error({ err, executionId: this.id }, 'job not published');
-        if (this.jobFinished(jobId)) this.apply('ERROR', { actor: 'engine', reason: 'the job could not be queued' });
+        if (this.jobFinished(jobId)) void this.apply('ERROR', { actor: 'engine', reason: 'the job could not be queued' });
       });
   }
 

@@ -1,6 +1,6 @@
 import { fromTransition, type ActorRefFrom, type AnyActorRef } from 'xstate';
 import type { Clock } from '../src/core/clock.js';
-import { hasFreeSlot, mayAcquire, type GovernorRef } from './governor.actor.js';
+import { hasFreeSlot, mayAcquire, type GovernorRef, type GovernorState } from './governor.actor.js';
 import { PriorityQueue, type QueueEntry } from './priority-queue.js';
 
 /**
@@ -61,11 +61,13 @@ function pump(
   system: { get(id: string): AnyActorRef | undefined },
   clock: Clock,
 ): void {
-  const gov = governor.getSnapshot().context;
+  const gov: GovernorState = governor.getSnapshot().context;
   while (queue.size > 0 && hasFreeSlot(gov)) {
-    const contenders = new Set(queue.owners());
+    const contenders = new Set<string>(queue.owners());
     for (const owner of gov.byOwner.keys()) contenders.add(owner);
-    const entry = queue.pick(clock.now(), (owner, runId) => mayAcquire(gov, owner, runId, contenders.size));
+    const entry = queue.pick(clock.now(), (owner: string, runId: string | null) =>
+      mayAcquire(gov, owner, runId, contenders.size),
+    );
     if (!entry) return;
     const execution = system.get(executionSystemId(entry.executionId));
     const start = { type: 'START' as const, at: clock.now(), actor: 'scheduler' };

@@ -7,6 +7,6 @@ import type { AnyActorRef } from 'xstate';
  * every spawn). A child that reached a final state has already left the system.
  */
 export function stopChild(actor: AnyActorRef): void {
-  if (actor.getSnapshot().status !== 'active') return;
+  if ((actor.getSnapshot() as { status: string }).status !== 'active') return;
   (actor as unknown as { _stop(): void })._stop();
 }

@@ -15,6 +15,8 @@ export interface LifecycleEventBase {
   reason?: string;
   /** In [0, 1): drawn by the caller for retry jitter. */
   random?: number;
+  /** False when the failure is known not to heal on retry (e.g. a definition error): no retry then. */
+  retryable?: boolean;
 }
 export type ExecutionEvent = { type: EventType } & LifecycleEventBase;
 
@@ -163,8 +165,8 @@ export const executionMachine = setup({
     emitTransition: () => undefined,
   },
   guards: {
-    retryCovers: ({ context }, params: { outcome: RetryableOutcome }) =>
-      retryCovers(context.retry, context.attempt, params.outcome),
+    retryCovers: ({ context, event }, params: { outcome: RetryableOutcome }) =>
+      event.retryable !== false && retryCovers(context.retry, context.attempt, params.outcome),
   },
 }).createMachine({
   id: 'execution',

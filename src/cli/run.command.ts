@@ -55,7 +55,7 @@ export async function runCommand(path: string, options: RunCommandOptions): Prom
     const skipped = (counts.get('SKIPPED') ?? 0) + (counts.get('CANCELLED') ?? 0);
     out(`${passed} passed, ${cases.length - passed - skipped} failed, ${skipped} skipped`);
     if (options.junit) {
-      await writeFile(options.junit, toJunitXml({ name: String(body.name ?? run.id), id: run.id, cases }));
+      await writeFile(options.junit, toJunitXml({ name: typeof body.name === 'string' ? body.name : run.id, id: run.id, cases }));
       out(`JUnit report written to ${options.junit}`);
     }
     return status === 'PASSED' ? 0 : 1;

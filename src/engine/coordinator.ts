@@ -138,6 +138,7 @@ export class Coordinator {
         actor: `worker:${result.agentId}`,
         reason: result.reason ?? undefined,
         steps: result.steps,
+        ...(result.error ? { retryable: result.error.retryable } : {}),
       });
       if (!write) return delivery.ack();
       write.then(

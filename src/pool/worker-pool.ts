@@ -25,6 +25,8 @@ export interface WorkerPoolOptions {
    * @defaultValue 500
    */
   graceMs?: number;
+  /** Heap limits per worker thread; a runner that exceeds them kills only its thread. */
+  resourceLimits?: { maxOldGenerationSizeMb?: number; maxYoungGenerationSizeMb?: number };
 }
 
 export interface RunningTask {
@@ -60,6 +62,7 @@ export class WorkerPool {
       maxThreads: threads,
       concurrentTasksPerWorker: perThread,
       idleTimeout: Number.POSITIVE_INFINITY,
+      ...(options.resourceLimits ? { resourceLimits: options.resourceLimits } : {}),
     });
     (this.channel as unknown as { unref(): void }).unref();
   }

@@ -76,5 +76,5 @@ export function toJunitXml(suite: ReportSuite): string {
       },
     },
   };
-  return builder.build(doc) as string;
+  return builder.build(doc);
 }

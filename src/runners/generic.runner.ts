@@ -38,7 +38,8 @@ export const genericRunner: Runner = async (item, ctx) => {
     if (!stepCheck.Check(raw)) {
       outcome = 'ERROR';
       reason = `step ${index} is not a valid GENERIC step`;
-      steps.push({ index, name: `step #${index + 1}`, status: 'ERROR', startedAt: Date.now(), durationMs: 0 });
+      error = { code: 'VALIDATION_FAILED', message: reason, retryable: false };
+      steps.push({ index, name: `step #${index + 1}`, status: 'ERROR', startedAt: Date.now(), durationMs: 0, error });
       continue;
     }
     const step = raw;

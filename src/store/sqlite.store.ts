@@ -382,11 +382,15 @@ export class SqliteStore implements Store {
   listExecutions(filter: ExecutionFilter): Promise<Page<ExecutionRecord>> {
     const where: string[] = [];
     const args: (string | number)[] = [];
-    if (filter.runId !== undefined) (where.push('run_id = ?'), args.push(filter.runId));
-    if (filter.status !== undefined) (where.push('status = ?'), args.push(filter.status));
-    if (filter.owner !== undefined) (where.push('owner = ?'), args.push(filter.owner));
+    const add = (clause: string, value: string) => {
+      where.push(clause);
+      args.push(value);
+    };
+    if (filter.runId !== undefined) add('run_id = ?', filter.runId);
+    if (filter.status !== undefined) add('status = ?', filter.status);
+    if (filter.owner !== undefined) add('owner = ?', filter.owner);
     const after = filter.cursor ? decodeCursor(filter.cursor) : null;
-    if (after !== null) (where.push('id < ?'), args.push(after));
+    if (after !== null) add('id < ?', after);
     const sql = `SELECT * FROM executions ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY id DESC LIMIT ?`;
     const rows = this.db.prepare<(string | number)[], ExecutionRow>(sql).all(...args, filter.limit + 1);
     const more = rows.length > filter.limit;

@@ -65,7 +65,7 @@ const http: Action<StepOf<'http'>> = async (step, ctx) => {
     }
     if (doc !== undefined) {
       for (const [path, want] of Object.entries(expect.json)) {
-        const found = JSONPath({ path, json: doc as object, wrap: true }) as unknown[];
+        const found: unknown[] = JSONPath({ path, json: doc as object, wrap: true });
         const got = found.length === 1 ? found[0] : found.length === 0 ? undefined : found;
         if (!isDeepStrictEqual(got, want)) {
           failures.push(`expected ${path} = ${JSON.stringify(want)}, got ${JSON.stringify(got)}`);

@@ -1,0 +1,119 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ADMIN, FIXTURE_WORKER, item, startEngine, waitFor, type TestEngine } from '../helpers/engine.js';
+
+/** One fixture per runner failure mode, run through the whole engine on real worker threads. */
+describe('runner failure modes', () => {
+  let t: TestEngine;
+  beforeAll(async () => {
+    t = await startEngine(
+      { EXECUTION_RETRY_DELAY_SECONDS: '0' },
+      { pool: { filename: FIXTURE_WORKER, threads: 2, tasksPerThread: 4, graceMs: 300, resourceLimits: { maxOldGenerationSizeMb: 48 } } },
+    );
+  });
+  afterAll(async () => t[Symbol.asyncDispose]());
+
+  async function runOne(mode: string, extra: Record<string, unknown> = {}) {
+    const { coordinator } = t.engine;
+    const run = await coordinator.submitRun({ items: [item(mode, [{ action: 'noop', name: `fixture:${mode}` }], extra)] }, ADMIN);
+    await coordinator.waitForRun(run.id);
+    const id = run.executionIds[0]!;
+    const execution = (await t.engine.store.getExecution(id))!;
+    const events = await t.engine.store.listEvents(id);
+    expect(events.map((e) => e.seq)).toEqual(events.map((_, i) => i + 1));
+    return { execution, events, last: events[events.length - 1]! };
+  }
+
+  it('pass ends PASSED', async () => {
+    const { execution } = await runOne('pass');
+    expect(execution.status).toBe('PASSED');
+  });
+
+  it('a failed test ends FAILED with its reason and is not retried by default', async () => {
+    const { execution, events, last } = await runOne('fail');
+    expect(execution.status).toBe('FAILED');
+    expect(last.reason).toContain('assertion failed');
+    expect(events.some((e) => e.to === 'RETRYING')).toBe(false);
+  });
+
+  it('a runner that throws is an ERROR, retried while attempts remain, each attempt recorded', async () => {
+    const { execution, events, last } = await runOne('throw', { retry: { maxAttempts: 2, delayMs: 0 } });
+    expect(execution.status).toBe('ERROR');
+    expect(execution.attempt).toBe(2);
+    expect(events.filter((e) => e.to === 'RETRYING')).toHaveLength(1);
+    expect(events.filter((e) => e.to === 'RUNNING').map((e) => e.attempt)).toEqual([1, 2]);
+    expect(last.reason).toContain('runner exploded');
+  });
+
+  it('a non-retryable error is not retried even when attempts remain', async () => {
+    const { execution, events } = await runOne('non-retryable', { retry: { maxAttempts: 3, delayMs: 0 } });
+    expect(execution.status).toBe('ERROR');
+    expect(events.some((e) => e.to === 'RETRYING')).toBe(false);
+  });
+
+  it('process.exit in the runner kills only its thread: ERROR with the cause', async () => {
+    const { execution, last } = await runOne('process-exit', { retry: { maxAttempts: 1 } });
+    expect(execution.status).toBe('ERROR');
+    expect(last.reason).toMatch(/worker thread failed/);
+  });
+
+  it('an uncaught asynchronous exception in the thread ends in ERROR', async () => {
+    const { execution, last } = await runOne('uncaught', { retry: { maxAttempts: 1 } });
+    expect(execution.status).toBe('ERROR');
+    expect(last.reason).toContain('asynchronous crash');
+  });
+
+  it('a runner that blocks its thread past the deadline ends in TIMEOUT, its thread terminated', async () => {
+    const { execution, last } = await runOne('busy-hang', { timeoutMs: 400, retry: { maxAttempts: 1 } });
+    expect(execution.status).toBe('TIMEOUT');
+    expect(last.reason).toMatch(/thread was terminated/);
+  });
+
+  it('a runner that ignores its signal ends in TIMEOUT at its deadline', async () => {
+    const { execution } = await runOne('ignore-signal', { timeoutMs: 300, retry: { maxAttempts: 1 } });
+    expect(execution.status).toBe('TIMEOUT');
+  });
+
+  it('TIMEOUT is retried when the policy covers it', async () => {
+    const { execution, events } = await runOne('ignore-signal', {
+      timeoutMs: 200,
+      retry: { maxAttempts: 2, delayMs: 0, retryOn: ['TIMEOUT'] },
+    });
+    expect(execution.status).toBe('TIMEOUT');
+    expect(events.filter((e) => e.to === 'RETRYING')).toHaveLength(1);
+  });
+
+  it('running out of heap kills only its thread: ERROR', async () => {
+    const { execution, last } = await runOne('oom', { retry: { maxAttempts: 1 } });
+    expect(execution.status).toBe('ERROR');
+    expect(last.reason).toMatch(/worker thread failed/);
+  });
+
+  it('cancel stops a running cooperative runner', async () => {
+    const { coordinator, store } = t.engine;
+    const run = await coordinator.submitRun({ items: [item('long sleep', [{ action: 'sleep', ms: 60_000 }])] }, ADMIN);
+    const id = run.executionIds[0]!;
+    await waitFor(async () => (await store.getExecution(id))?.status === 'RUNNING', 'RUNNING');
+    await coordinator.command(id, 'CANCEL', ADMIN, 'no longer needed');
+    expect(await coordinator.waitForRun(run.id)).toBe('FAILED');
+    const events = await store.listEvents(id);
+    expect(events.at(-1)).toMatchObject({ to: 'CANCELLED', event: 'CANCEL', actor: 'user:alice', reason: 'no longer needed' });
+  });
+
+  it('abort stops a runner that ignores its signal, and the pool recovers', async () => {
+    const { coordinator, store } = t.engine;
+    const run = await coordinator.submitRun({ items: [item('stubborn', [{ action: 'noop', name: 'fixture:ignore-signal' }])] }, ADMIN);
+    const id = run.executionIds[0]!;
+    await waitFor(async () => (await store.getExecution(id))?.status === 'RUNNING', 'RUNNING');
+    await coordinator.command(id, 'ABORT', ADMIN);
+    await coordinator.waitForRun(run.id);
+    expect((await store.getExecution(id))!.status).toBe('ABORTED');
+  });
+
+  it('after every failure mode the pool still runs work on all its threads', async () => {
+    const { coordinator, store } = t.engine;
+    const run = await coordinator.submitRun({ items: Array.from({ length: 20 }, (_, i) => item(`after ${i}`)) }, ADMIN);
+    expect(await coordinator.waitForRun(run.id)).toBe('PASSED');
+    expect(await store.runCounts(run.id)).toEqual({ PASSED: 20 });
+    expect(t.engine.pool!.threads).toBe(2);
+  });
+});
