@@ -29,8 +29,11 @@ export interface ExecutionHost {
    */
   watchdogGraceMs: number;
   actors: Map<string, ExecutionActor>;
-  /** After a transition is durably stored and published. */
-  onSettled(actor: ExecutionActor, record: TransitionRecord): void;
+  /**
+   * Synchronously with each applied transition, before it is stored: run supervisors must see a failure
+   * before the scheduler can start anything else (failFast).
+   */
+  onTransition(actor: ExecutionActor, record: TransitionRecord): void;
   /** A conditional write was refused or failed: the in-memory actor no longer matches the store. */
   onWriteRejected(actor: ExecutionActor, outcome: Exclude<WriteOutcome, 'applied'> | Error): void;
 }
@@ -139,6 +142,7 @@ export class ExecutionActor {
       ...(steps ? { steps: { attempt: record.attempt, items: steps } } : {}),
     });
     this.lastWrite = write;
+    this.host.onTransition(this, record);
     write.then(
       (outcome) => (outcome === 'applied' ? this.settle(record) : this.host.onWriteRejected(this, outcome)),
       (err: unknown) => this.host.onWriteRejected(this, err instanceof Error ? err : new Error(String(err))),
@@ -175,7 +179,6 @@ export class ExecutionActor {
       .catch((err: unknown) => this.host.logger.warn({ err, executionId: this.id }, 'transition not published'));
     // Entry effects belong to the newest transition only; a later one brings its own.
     if (this.context.seq === record.seq) this.enter(record.to);
-    this.host.onSettled(this, record);
   }
 
   /** Arms what the current status waits for. Also used to resume an actor restored after a restart. */

@@ -18,7 +18,9 @@ export interface RunSupervisorState {
 
 export type RunSupervisorEvent =
   | { type: 'member'; executionId: string; status: Status }
-  | { type: 'cancel'; actor: string; reason: string };
+  | { type: 'cancel'; actor: string; reason: string }
+  /** After a restart: apply failFast to failures recorded before the crash. */
+  | { type: 'reconcile' };
 
 export interface RunSupervisorInput {
   runId: string;
@@ -69,6 +71,14 @@ export function createRunSupervisorLogic(input: RunSupervisorInput) {
         if (state.status === 'PASSED' || state.status === 'FAILED' || state.status === 'CANCELLED') return state;
         state.cancelRequested = true;
         stopRest(system, state, event.reason, event.actor);
+      } else if (event.type === 'reconcile') {
+        if (input.failFast && !state.failFastFired && !state.cancelRequested) {
+          const failed = [...state.members].find(([, status]) => NOT_PASSING.has(status));
+          if (failed) {
+            state.failFastFired = true;
+            stopRest(system, state, `failFast: ${failed[0]} ended ${failed[1]}`, 'run-supervisor');
+          }
+        }
       } else {
         const previous = state.members.get(event.executionId);
         if (previous === undefined || previous === event.status) return state;

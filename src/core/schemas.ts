@@ -105,6 +105,15 @@ export const RunRequestSchema = Type.Object(
 );
 export type RunRequest = Static<typeof RunRequestSchema>;
 
+/** The run body with its items left unchecked, so each item is then validated with its index and name. */
+export const RunEnvelopeSchema = Type.Composite(
+  [
+    Type.Omit(RunRequestSchema, ['items']),
+    Type.Object({ items: Type.Optional(Type.Array(Type.Unknown(), { minItems: 1, maxItems: 100_000 })) }),
+  ],
+  strict,
+);
+
 const compiled = new Map<TSchema, TypeCheck<TSchema>>();
 function checker<T extends TSchema>(schema: T): TypeCheck<T> {
   let check = compiled.get(schema);

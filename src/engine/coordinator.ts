@@ -19,7 +19,7 @@ import { TroupeError } from '../core/errors.js';
 import { newId } from '../core/ids.js';
 import { validateItem } from '../core/items.js';
 import type { Logger } from '../core/log.js';
-import { RunRequestSchema, validate, type RunRequest, type TestItem } from '../core/schemas.js';
+import { RunEnvelopeSchema, validate, type RunRequest, type TestItem } from '../core/schemas.js';
 import { isTerminal, type EventType, type ItemType, type RunStatus, type Status } from '../core/statuses.js';
 import type { ExecutionRecord, RunRecord, Store, WriteOutcome } from '../store/store.port.js';
 
@@ -121,7 +121,7 @@ export class Coordinator {
       pool: options.pool ?? 'default',
       watchdogGraceMs: options.watchdogGraceMs ?? 5000,
       actors: this.actors,
-      onSettled: (actor, record) => this.settled(actor, record),
+      onTransition: (actor, record) => this.transitioned(actor, record),
       onWriteRejected: (actor, outcome) => void this.resync(actor, outcome),
     };
     this.machine = provideMachine(this.host);
@@ -157,10 +157,12 @@ export class Coordinator {
 
   private async recover(): Promise<void> {
     const { store } = this.options;
+    const restored = (await store.listActive()).map((record) => [this.spawn(record), record] as const);
+    // Supervisors after the actors (failFast may stop some), before anything is started.
     for (const run of await store.listActiveRuns()) this.supervise(run, await store.runMembers(run.id));
     let lost = 0;
-    for (const record of await store.listActive()) {
-      const actor = this.spawn(record);
+    for (const [actor, record] of restored) {
+      if (isTerminal(actor.status) || actor.status !== record.status) continue;
       if (record.status === 'RUNNING') {
         lost++;
         void actor.apply('ERROR', {
@@ -192,6 +194,7 @@ export class Coordinator {
     });
     const supervisor = createActor(logic, { parent: this.root, systemId: runSystemId(run.id) });
     supervisor.start();
+    supervisor.send({ type: 'reconcile' });
     this.governor.send({ type: 'limitRun', runId: run.id, maxParallel: run.maxParallel });
     const state = supervisor.getSnapshot().context;
     const actual = aggregateRunStatus(state, state.members.size);
@@ -200,17 +203,21 @@ export class Coordinator {
 
   private runStatusChanged(runId: string, status: RunStatus): void {
     const at = this.options.clock.now();
-    void this.options.store.setRunStatus(runId, status, at).then(() => {
-      if (status === 'PENDING' || status === 'RUNNING') return;
+    const final = status !== 'PENDING' && status !== 'RUNNING';
+    void (async () => {
+      // A run is final in the store only once its executions' last transitions are stored.
+      if (final) await this.options.store.flush();
+      await this.options.store.setRunStatus(runId, status, at);
+      if (!final) return;
       const supervisor = this.root.system.get(runSystemId(runId)) as RunSupervisorRef | undefined;
       if (supervisor) stopChild(supervisor);
       this.governor.send({ type: 'limitRun', runId, maxParallel: null });
       for (const resolve of this.runWaiters.get(runId) ?? []) resolve(status);
       this.runWaiters.delete(runId);
-    });
+    })();
   }
 
-  private settled(actor: ExecutionActor, record: TransitionRecord): void {
+  private transitioned(actor: ExecutionActor, record: TransitionRecord): void {
     const runId = actor.meta.runId;
     if (runId === null) return;
     const supervisor = this.root.system.get(runSystemId(runId)) as RunSupervisorRef | undefined;
@@ -247,13 +254,14 @@ export class Coordinator {
   /** Validates and durably stores a run with its executions, then starts them. */
   async submitRun(body: unknown, principal: Principal): Promise<SubmittedRun> {
     if (this.stopped) throw new TroupeError('ENGINE_STOPPED');
-    const request: RunRequest = validate(RunRequestSchema, body, 'run');
-    if (!request.items) {
+    const envelope = validate(RunEnvelopeSchema, body, 'run');
+    if (!envelope.items) {
       throw new TroupeError('VALIDATION_FAILED', 'run: items are required (suites are not available yet)', {
         details: [{ path: '/items', message: 'required' }],
       });
     }
-    const items = request.items.map((item, i) => validateItem(item, i, this.options.runnable));
+    const items = envelope.items.map((item, i) => validateItem(item, i, this.options.runnable));
+    const request: RunRequest = { ...envelope, items };
     const requestHash = createHash('sha256').update(stableJson(request)).digest('hex');
     if (request.idempotencyKey !== undefined) {
       const existing = await this.options.store.findRunByIdempotencyKey(principal.id, request.idempotencyKey);

@@ -39,4 +39,11 @@ export interface PoolControl {
   reason: string;
 }
 
+/** Posted by a worker thread when it starts a task, so a runner that will not stop can be killed with its thread. */
+export interface PoolStarted {
+  jobId: string;
+  type: 'started';
+  threadId: number;
+}
+
 export const CONTROL_CHANNEL = 'troupe:pool-control';

@@ -1,7 +1,8 @@
 import { toPlainError } from '../core/errors.js';
 import type { ItemType } from '../core/statuses.js';
 import type { Runner } from '../runners/runner.js';
-import { CONTROL_CHANNEL, type PoolControl, type PoolOutcome, type PoolTask } from './protocol.js';
+import { threadId } from 'node:worker_threads';
+import { CONTROL_CHANNEL, type PoolControl, type PoolOutcome, type PoolStarted, type PoolTask } from './protocol.js';
 
 /**
  * Builds the function a pool worker thread exports: it runs one task with the runner of its type, stops it
@@ -11,7 +12,8 @@ export function createTaskHandler(runners: Partial<Record<ItemType, Runner>>): (
   const running = new Map<string, AbortController>();
   const channel = new BroadcastChannel(CONTROL_CHANNEL);
   channel.onmessage = (event) => {
-    const control = (event as MessageEvent).data as PoolControl;
+    const control = (event as MessageEvent).data as PoolControl | PoolStarted;
+    if (control.type === 'started') return;
     running.get(control.jobId)?.abort({ kind: control.type, reason: control.reason });
   };
   (channel as unknown as { unref(): void }).unref();
@@ -28,6 +30,7 @@ export function createTaskHandler(runners: Partial<Record<ItemType, Runner>>): (
     }
     const controller = new AbortController();
     running.set(task.jobId, controller);
+    channel.postMessage({ type: 'started', jobId: task.jobId, threadId } satisfies PoolStarted);
     const timeoutMs = Math.max(0, task.deadlineAt - Date.now());
     const timer = setTimeout(
       () => controller.abort({ kind: 'timeout', reason: `run deadline of ${task.item.timeoutMs ?? 'default'} ms passed` }),

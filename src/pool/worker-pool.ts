@@ -2,7 +2,7 @@ import { Piscina } from 'piscina';
 import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { toPlainError } from '../core/errors.js';
-import { CONTROL_CHANNEL, type PoolControl, type PoolOutcome, type PoolTask } from './protocol.js';
+import { CONTROL_CHANNEL, type PoolControl, type PoolOutcome, type PoolStarted, type PoolTask } from './protocol.js';
 
 export interface WorkerPoolOptions {
   /**
@@ -49,6 +49,10 @@ export class WorkerPool {
   private readonly piscina: Piscina;
   private readonly channel = new BroadcastChannel(CONTROL_CHANNEL);
   private readonly graceMs: number;
+  /** Which thread runs which job, as the threads report it. */
+  private readonly threadOf = new Map<string, number>();
+  /** Stop requests for jobs no thread had reported starting yet; repeated when one does. */
+  private readonly earlyStops = new Map<string, PoolControl>();
   readonly capacity: number;
 
   constructor(options: WorkerPoolOptions = {}) {
@@ -62,9 +66,32 @@ export class WorkerPool {
       maxThreads: threads,
       concurrentTasksPerWorker: perThread,
       idleTimeout: Number.POSITIVE_INFINITY,
+      // Runners are asynchronous (timers, sockets, child processes): 'sync' atomics would freeze a thread's
+      // event loop between tasks and stall the tasks still running on it.
+      atomics: 'disabled',
       ...(options.resourceLimits ? { resourceLimits: options.resourceLimits } : {}),
     });
+    this.channel.onmessage = (event) => {
+      const message = (event as MessageEvent).data as PoolControl | PoolStarted;
+      if (message.type !== 'started') return;
+      this.threadOf.set(message.jobId, message.threadId);
+      const stop = this.earlyStops.get(message.jobId);
+      if (stop) this.channel.postMessage(stop);
+    };
     (this.channel as unknown as { unref(): void }).unref();
+  }
+
+  /**
+   * Terminates the thread running `jobId`. Piscina replaces it; other tasks on that thread fail with a
+   * thread error (ERROR, retried by default). Piscina's own per-task abort signal is not used: it makes a
+   * thread run one task at a time.
+   */
+  private killThreadOf(jobId: string): boolean {
+    const id = this.threadOf.get(jobId);
+    const thread = id === undefined ? undefined : this.piscina.threads.find((t) => t.threadId === id);
+    if (!thread) return false;
+    void thread.terminate();
+    return true;
   }
 
   get threads(): number {
@@ -72,21 +99,20 @@ export class WorkerPool {
   }
 
   run(task: PoolTask): RunningTask {
-    const hard = new AbortController();
     let forced: { outcome: 'TIMEOUT' | 'CANCELLED'; reason: string } | null = null;
     let killTimer: NodeJS.Timeout | null = null;
     const force = (outcome: 'TIMEOUT' | 'CANCELLED', reason: string) => {
       if (killTimer) return;
       killTimer = setTimeout(() => {
         forced = { outcome, reason: `${reason} (runner did not stop within ${this.graceMs} ms; its thread was terminated)` };
-        hard.abort();
+        if (!this.killThreadOf(task.jobId)) forced = null;
       }, this.graceMs);
     };
     const deadlineTimer = setTimeout(
       () => force('TIMEOUT', 'run deadline passed'),
       Math.max(0, task.deadlineAt - Date.now()),
     );
-    const result = (this.piscina.run(task, { signal: hard.signal }) as Promise<PoolOutcome>).then(
+    const result = (this.piscina.run(task) as Promise<PoolOutcome>).then(
       (outcome) => outcome,
       (err: unknown): PoolOutcome => {
         if (forced) return { outcome: forced.outcome, reason: forced.reason, steps: [] };
@@ -95,6 +121,8 @@ export class WorkerPool {
       },
     );
     void result.finally(() => {
+      this.threadOf.delete(task.jobId);
+      this.earlyStops.delete(task.jobId);
       clearTimeout(deadlineTimer);
       if (killTimer) clearTimeout(killTimer);
     });
@@ -102,6 +130,7 @@ export class WorkerPool {
       result,
       stop: (kind, reason) => {
         const control: PoolControl = { jobId: task.jobId, type: kind, reason };
+        if (!this.threadOf.has(task.jobId)) this.earlyStops.set(task.jobId, control);
         this.channel.postMessage(control);
         force('CANCELLED', reason);
       },
