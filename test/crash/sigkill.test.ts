@@ -29,13 +29,13 @@ function troupeRun(file: string, dir: string): Spawned {
   });
   const lines: string[] = [];
   let buffer = '';
-  child.stdout!.on('data', (chunk: Buffer) => {
+  child.stdout.on('data', (chunk: Buffer) => {
     buffer += chunk.toString();
     const parts = buffer.split('\n');
     buffer = parts.pop()!;
     lines.push(...parts);
   });
-  child.stderr!.on('data', () => undefined);
+  child.stderr.on('data', () => undefined);
   const exit = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
   return { child, lines, exit };
 }

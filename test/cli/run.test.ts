@@ -1,0 +1,126 @@
+import { spawn } from 'node:child_process';
+import { existsSync, readFileSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { XMLParser } from 'fast-xml-parser';
+import { afterAll, describe, expect, it } from 'vitest';
+import { SqliteStore } from '../../src/store/sqlite.store.js';
+import { tempDir } from '../helpers/engine.js';
+
+const BIN = join(import.meta.dirname, '..', '..', 'bin', 'troupe.js');
+const dir = tempDir('troupe-cli-');
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+function troupe(args: string[], env: Record<string, string> = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [BIN, ...args], {
+      env: { ...process.env, TROUPE_DATA_DIR: join(dir, 'data'), EXECUTION_RETRY_DELAY_SECONDS: '0', ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
+    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+    child.on('exit', (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+function file(name: string, content: unknown): string {
+  const path = join(dir, name);
+  writeFileSync(path, typeof content === 'string' ? content : JSON.stringify(content));
+  return path;
+}
+
+describe('troupe run (embedded)', () => {
+  it('runs the README example to PASSED and exits 0', async () => {
+    const { code, stdout } = await troupe(['run', join(import.meta.dirname, '..', '..', 'examples', 'smoke.run.json')]);
+    expect(stdout).toMatch(/Run run_\w+ PASSED/);
+    expect(code).toBe(0);
+  });
+
+  it('exits 1 when anything did not pass, and the JUnit report says what', async () => {
+    const server = await import('node:http').then(({ createServer }) =>
+      createServer((req, res) => {
+        res.writeHead(req.url === '/ok' ? 200 : 500, { 'content-type': 'application/json' });
+        res.end(JSON.stringify({ ok: req.url === '/ok' }));
+      }),
+    );
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const { port } = server.address() as { port: number };
+    try {
+      const junit = join(dir, 'report.xml');
+      const path = file('mixed.json', {
+        name: 'mixed',
+        items: [
+          { name: 'ok', type: 'GENERIC', steps: [{ action: 'http', request: { method: 'GET', url: `http://127.0.0.1:${port}/ok` }, expect: { status: 200, json: { '$.ok': true } } }] },
+          { name: 'broken', type: 'GENERIC', steps: [{ action: 'http', request: { method: 'GET', url: `http://127.0.0.1:${port}/bad` }, expect: { status: 200 } }] },
+          { name: 'unreachable', type: 'GENERIC', retry: { maxAttempts: 1 }, steps: [{ action: 'http', request: { method: 'GET', url: 'http://127.0.0.1:1/' } }] },
+        ],
+      });
+      const { code, stdout } = await troupe(['run', path, '--junit', junit]);
+      expect(code).toBe(1);
+      expect(stdout).toContain('1 passed, 2 failed, 0 skipped');
+      const xml = new XMLParser({ ignoreAttributes: false, attributeNamePrefix: '' }).parse(readFileSync(junit, 'utf8'));
+      const suite = xml.testsuites.testsuite;
+      expect(suite).toMatchObject({ tests: '3', failures: '1', errors: '1' });
+      const cases = Object.fromEntries((suite.testcase as { name: string }[]).map((c) => [c.name, c]));
+      expect(cases.ok).not.toHaveProperty('failure');
+      expect(cases.broken.failure.message).toContain('expected status 200, got 500');
+      expect(cases.unreachable).toHaveProperty('error');
+    } finally {
+      server.close();
+    }
+  });
+
+  it.each([
+    ['a missing file', () => join(dir, 'nope.json'), /no such file/],
+    ['malformed JSON', () => file('bad.json', '{ "items": [ '), /not valid JSON/],
+    ['a JSON array', () => file('array.json', '[]'), /expected a JSON object/],
+    ['an item without steps', () => file('nosteps.json', { items: [{ name: 'x', type: 'GENERIC' }] }), /item 0 \(x\): a GENERIC item needs at least one step/],
+    ['an unknown field', () => file('unknown.json', { items: [{ name: 'x', type: 'GENERIC', steps: [{ action: 'noop' }] }], color: 1 }), /color/],
+  ])('%s is a clear error, exit 2, nothing stored', async (_what, make, message) => {
+    const data = join(dir, 'untouched');
+    const { code, stderr } = await troupe(['run', make()], { TROUPE_DATA_DIR: data });
+    expect(stderr).toMatch(message);
+    expect(code).toBe(2);
+    if (existsSync(join(data, 'troupe.db'))) {
+      const store = new SqliteStore({ file: join(data, 'troupe.db') });
+      expect((await store.listExecutions({ limit: 10 })).items).toHaveLength(0);
+      await store.close();
+    }
+  });
+
+  it('a bad configuration value names the variable and exits 2', async () => {
+    const { code, stderr } = await troupe(['run', file('ok.json', { items: [{ name: 'x', type: 'GENERIC', steps: [{ action: 'noop' }] }] })], {
+      EXECUTION_MAX_CONCURRENT_JOBS: 'lots',
+    });
+    expect(stderr).toContain('EXECUTION_MAX_CONCURRENT_JOBS: must be a number');
+    expect(code).toBe(2);
+  });
+
+  it('runs a directory of run files as one run', async () => {
+    const runs = join(dir, 'suite');
+    mkdirSync(runs);
+    writeFileSync(join(runs, 'a.json'), JSON.stringify({ items: [{ name: 'a', type: 'GENERIC', steps: [{ action: 'noop' }] }] }));
+    writeFileSync(join(runs, 'b.json'), JSON.stringify({ items: [{ name: 'b', type: 'GENERIC', steps: [{ action: 'noop' }] }] }));
+    const { code, stdout } = await troupe(['run', runs]);
+    expect(stdout).toContain('2 passed, 0 failed, 0 skipped');
+    expect(code).toBe(0);
+  });
+
+  it('troupe status shows a stored run and an unknown id is an error', async () => {
+    const { stdout } = await troupe(['run', file('one.json', { items: [{ name: 'x', type: 'GENERIC', steps: [{ action: 'noop' }] }] })]);
+    const runId = /run (run_\w+)/.exec(stdout)![1]!;
+    const shown = await troupe(['status', runId]);
+    expect(JSON.parse(shown.stdout)).toMatchObject({ id: runId, status: 'PASSED', total: 1, counts: { PASSED: 1 } });
+    expect(shown.code).toBe(0);
+    const missing = await troupe(['status', 'exe_01aaaaaaaaaaaaaaaaaaaaaaaa']);
+    expect(missing.stderr).toContain('not found');
+    expect(missing.code).toBe(2);
+  });
+
+  it('an unknown command is a usage error', async () => {
+    const { code, stderr } = await troupe(['launch']);
+    expect(stderr).toMatch(/unknown command/);
+    expect(code).toBe(2);
+  });
+});
