@@ -37,6 +37,22 @@ describe('troupe run (embedded)', () => {
     expect(code).toBe(0);
   });
 
+  it('runs the README HTTP example against its own local target', async () => {
+    const root = join(import.meta.dirname, '..', '..');
+    const { code, stdout } = await new Promise<{ code: number | null; stdout: string }>((resolve) => {
+      const child = spawn(
+        process.execPath,
+        [join(root, 'examples', 'http-target.mjs'), '--', process.execPath, BIN, 'run', join(root, 'examples', 'http.run.json')],
+        { env: { ...process.env, TROUPE_DATA_DIR: join(dir, 'http-example') }, stdio: ['ignore', 'pipe', 'inherit'] },
+      );
+      let out = '';
+      child.stdout.on('data', (c: Buffer) => (out += c.toString()));
+      child.on('exit', (c) => resolve({ code: c, stdout: out }));
+    });
+    expect(stdout).toContain('3 passed, 0 failed, 0 skipped');
+    expect(code).toBe(0);
+  });
+
   it('exits 1 when anything did not pass, and the JUnit report says what', async () => {
     const server = await import('node:http').then(({ createServer }) =>
       createServer((req, res) => {
