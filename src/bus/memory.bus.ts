@@ -58,8 +58,10 @@ class WorkQueue<T> {
     this.pump();
     return {
       stop: () => {
+        // Idempotent: a second stop must not splice(-1, 1) away another consumer.
+        const index = this.consumers.indexOf(consumer);
+        if (index >= 0) this.consumers.splice(index, 1);
         consumer.stopped = true;
-        this.consumers.splice(this.consumers.indexOf(consumer), 1);
         return Promise.resolve();
       },
     };

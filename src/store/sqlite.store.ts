@@ -119,6 +119,15 @@ interface EventRow {
 
 const terminal = new Set<string>(TERMINAL_STATUSES);
 
+/** Runs synchronous database work as a promise, so a failure rejects instead of throwing at the call site. */
+function settle<T>(work: () => T): Promise<T> {
+  try {
+    return Promise.resolve(work());
+  } catch (err) {
+    return Promise.reject(err instanceof Error ? err : new Error(String(err)));
+  }
+}
+
 function toExecution(row: ExecutionRow): ExecutionRecord {
   return {
     id: row.id,
@@ -186,6 +195,7 @@ export class SqliteStore implements Store {
   private flushScheduled = false;
   private idleWaiters: (() => void)[] = [];
   private readonly stmt;
+  private readonly applyOneTx: (write: TransitionWrite) => WriteOutcome;
 
   constructor(options: SqliteStoreOptions) {
     if (options.file !== ':memory:') mkdirSync(dirname(options.file), { recursive: true });
@@ -195,6 +205,7 @@ export class SqliteStore implements Store {
     this.db.pragma('busy_timeout = 5000');
     this.db.exec(SCHEMA);
     this.maxBatch = options.maxBatch ?? 512;
+    this.applyOneTx = this.db.transaction((write: TransitionWrite) => this.applyOne(write));
     const db = this.db;
     this.stmt = {
       insertRun: db.prepare(
@@ -275,7 +286,7 @@ export class SqliteStore implements Store {
   }
 
   createRun(run: RunRecord, executions: ExecutionRecord[]): Promise<void> {
-    this.db.transaction(() => {
+    return settle(() => this.db.transaction(() => {
       this.stmt.insertRun.run({
         id: run.id,
         name: run.name,
@@ -293,13 +304,11 @@ export class SqliteStore implements Store {
         updated_at: run.updatedAt,
       });
       for (const e of executions) this.insertExecutionRow(e);
-    })();
-    return Promise.resolve();
+    })());
   }
 
   createExecution(execution: ExecutionRecord): Promise<void> {
-    this.db.transaction(() => this.insertExecutionRow(execution))();
-    return Promise.resolve();
+    return settle(() => this.db.transaction(() => this.insertExecutionRow(execution))());
   }
 
   applyTransition(write: TransitionWrite): Promise<WriteOutcome> {
@@ -319,16 +328,27 @@ export class SqliteStore implements Store {
     const batch = this.queue;
     if (batch.length === 0) return this.notifyIdle();
     this.queue = [];
-    const outcomes: WriteOutcome[] = [];
+    // Each write runs in its own savepoint: one failing write is rolled back and rejected alone.
+    const outcomes: ({ ok: true; outcome: WriteOutcome } | { ok: false; err: unknown })[] = [];
     try {
       this.db.transaction(() => {
-        for (const { write } of batch) outcomes.push(this.applyOne(write));
+        for (const { write } of batch) {
+          try {
+            outcomes.push({ ok: true, outcome: this.applyOneTx(write) });
+          } catch (err) {
+            outcomes.push({ ok: false, err });
+          }
+        }
       })();
     } catch (err) {
       for (const p of batch) p.reject(err);
       return this.notifyIdle();
     }
-    batch.forEach((p, i) => p.resolve(outcomes[i] ?? 'conflict'));
+    batch.forEach((p, i) => {
+      const o = outcomes[i];
+      if (o?.ok) p.resolve(o.outcome);
+      else p.reject(o ? o.err : new Error('write lost from its batch'));
+    });
     this.notifyIdle();
   }
 
@@ -375,11 +395,17 @@ export class SqliteStore implements Store {
   }
 
   getExecution(id: string): Promise<ExecutionRecord | null> {
-    const row = this.stmt.getExecution.get(id);
-    return Promise.resolve(row ? toExecution(row) : null);
+    return settle(() => {
+      const row = this.stmt.getExecution.get(id);
+      return row ? toExecution(row) : null;
+    });
   }
 
   listExecutions(filter: ExecutionFilter): Promise<Page<ExecutionRecord>> {
+    return settle(() => this.listExecutionsNow(filter));
+  }
+
+  private listExecutionsNow(filter: ExecutionFilter): Page<ExecutionRecord> {
     const where: string[] = [];
     const args: (string | number)[] = [];
     const add = (clause: string, value: string) => {
@@ -396,19 +422,19 @@ export class SqliteStore implements Store {
     const more = rows.length > filter.limit;
     const items = rows.slice(0, filter.limit).map(toExecution);
     const last = items[items.length - 1];
-    return Promise.resolve({ items, next: more && last ? encodeCursor(last.id) : null });
+    return { items, next: more && last ? encodeCursor(last.id) : null };
   }
 
   listActive(): Promise<ExecutionRecord[]> {
-    return Promise.resolve(this.stmt.listActive.all().map(toExecution));
+    return settle(() => this.stmt.listActive.all().map(toExecution));
   }
 
   listEvents(executionId: string): Promise<TransitionRecord[]> {
-    return Promise.resolve(this.stmt.listEvents.all(executionId).map(toRecord));
+    return settle(() => this.stmt.listEvents.all(executionId).map(toRecord));
   }
 
   eventsSince(cursor: number, limit: number): Promise<StoredEvent[]> {
-    return Promise.resolve(
+    return settle(() =>
       this.stmt.eventsSince.all(cursor, limit).map((row) => ({
         cursor: row.cursor,
         executionId: row.execution_id,
@@ -419,7 +445,7 @@ export class SqliteStore implements Store {
   }
 
   listSteps(executionId: string): Promise<StoredStep[]> {
-    return Promise.resolve(
+    return settle(() =>
       this.stmt.listSteps.all(executionId).map((row) => ({
         attempt: row.attempt as number,
         index: row.idx as number,
@@ -434,50 +460,58 @@ export class SqliteStore implements Store {
   }
 
   getRun(id: string): Promise<RunRecord | null> {
-    const row = this.stmt.getRun.get(id);
-    return Promise.resolve(row ? toRun(row) : null);
+    return settle(() => {
+      const row = this.stmt.getRun.get(id);
+      return row ? toRun(row) : null;
+    });
   }
 
   findRunByIdempotencyKey(owner: string, key: string): Promise<RunRecord | null> {
-    const row = this.stmt.runByKey.get(owner, key);
-    return Promise.resolve(row ? toRun(row) : null);
+    return settle(() => {
+      const row = this.stmt.runByKey.get(owner, key);
+      return row ? toRun(row) : null;
+    });
   }
 
   listActiveRuns(): Promise<RunRecord[]> {
-    return Promise.resolve(this.stmt.activeRuns.all().map(toRun));
+    return settle(() => this.stmt.activeRuns.all().map(toRun));
   }
 
   runCounts(runId: string): Promise<Partial<Record<Status, number>>> {
-    const counts: Partial<Record<Status, number>> = {};
-    for (const { status, n } of this.stmt.runCounts.all(runId)) counts[status as Status] = n;
-    return Promise.resolve(counts);
+    return settle(() => {
+      const counts: Partial<Record<Status, number>> = {};
+      for (const { status, n } of this.stmt.runCounts.all(runId)) counts[status as Status] = n;
+      return counts;
+    });
   }
 
   runMembers(runId: string): Promise<{ id: string; status: Status }[]> {
-    return Promise.resolve(
+    return settle(() =>
       this.stmt.runMembers.all(runId).map((row) => ({ id: row.id, status: row.status as Status })),
     );
   }
 
   setRunStatus(runId: string, status: RunStatus, at: number): Promise<void> {
-    this.stmt.setRunStatus.run(status, at, runId);
-    return Promise.resolve();
+    return settle(() => {
+      this.stmt.setRunStatus.run(status, at, runId);
+    });
   }
 
   appendAudit(entry: AuditEntry): Promise<void> {
-    this.stmt.insertAudit.run(
-      entry.at,
-      entry.principal,
-      entry.action,
-      entry.target,
-      entry.source,
-      entry.details === undefined ? null : JSON.stringify(entry.details),
-    );
-    return Promise.resolve();
+    return settle(() => {
+      this.stmt.insertAudit.run(
+        entry.at,
+        entry.principal,
+        entry.action,
+        entry.target,
+        entry.source,
+        entry.details === undefined ? null : JSON.stringify(entry.details),
+      );
+    });
   }
 
   listAudit(limit: number): Promise<AuditEntry[]> {
-    return Promise.resolve(
+    return settle(() =>
       this.stmt.listAudit.all(limit).map((row) => ({
         at: row.at as number,
         principal: row.principal as string,

@@ -78,9 +78,9 @@ describe('troupe run (embedded)', () => {
       const xml = new XMLParser({ ignoreAttributes: false, attributeNamePrefix: '' }).parse(readFileSync(junit, 'utf8'));
       const suite = xml.testsuites.testsuite;
       expect(suite).toMatchObject({ tests: '3', failures: '1', errors: '1' });
-      const cases = Object.fromEntries((suite.testcase as { name: string }[]).map((c) => [c.name, c]));
+      const cases = Object.fromEntries((suite.testcase as { name: string }[]).map((c) => [c.name, c])) as Record<string, { failure?: { message: string }; error?: unknown }>;
       expect(cases.ok).not.toHaveProperty('failure');
-      expect(cases.broken.failure.message).toContain('expected status 200, got 500');
+      expect(cases.broken!.failure!.message).toContain('expected status 200, got 500');
       expect(cases.unreachable).toHaveProperty('error');
     } finally {
       server.close();
