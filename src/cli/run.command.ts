@@ -27,6 +27,15 @@ export async function runCommand(path: string, options: RunCommandOptions): Prom
   const logger = createLogger(config.LOGGING_LEVEL === 'info' ? 'warn' : config.LOGGING_LEVEL);
   const engine = await createEngine(config, logger);
   const started = Date.now();
+  // Ctrl-C or a CI cancel: stop cleanly; everything accepted stays in the data dir and resumes on the next start.
+  let interrupted: ((code: number) => void) | null = null;
+  const interruption = new Promise<number>((resolve) => (interrupted = resolve));
+  const onSignal = (signal: NodeJS.Signals) => {
+    process.stderr.write(`troupe: ${signal}: stopping; run the same file again to resume\n`);
+    interrupted?.(signal === 'SIGINT' ? 130 : 143);
+  };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
   try {
     const seen: TransitionEvent[] = [];
     let progress: Progress | null = null;
@@ -43,8 +52,9 @@ export async function runCommand(path: string, options: RunCommandOptions): Prom
     out(`${run.created ? 'Submitted' : 'Resuming'} run ${run.id}: ${run.executionIds.length} execution(s)`);
     progress = new Progress(run.executionIds.length, names, out);
     for (const event of seen) if (event.runId === run.id) progress.onTransition(event);
-    const status = await engine.coordinator.waitForRun(run.id);
+    const status = await Promise.race([engine.coordinator.waitForRun(run.id), interruption]);
     progress.stop();
+    if (typeof status === 'number') return status;
     unsubscribe();
     const cases = await reportCases(engine.store, run.executionIds);
     const counts = new Map<Status, number>();
@@ -60,6 +70,8 @@ export async function runCommand(path: string, options: RunCommandOptions): Prom
     }
     return status === 'PASSED' ? 0 : 1;
   } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
     await engine.close();
   }
 }

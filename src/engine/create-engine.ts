@@ -71,7 +71,7 @@ export async function createEngine(config: Config, logger: Logger, overrides: En
     pool,
     close: async () => {
       await coordinator.stop();
-      await worker?.stop();
+      await worker?.stop({ abort: true });
       await pool?.close();
       await bus.close();
       await store.close();

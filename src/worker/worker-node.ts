@@ -91,11 +91,17 @@ export class WorkerNode {
       .finally(() => this.inFlight.delete(job.jobId));
   }
 
-  /** Stops pulling and waits for running jobs to finish and report. */
-  async stop(): Promise<void> {
+  /**
+   * Stops pulling and waits for running jobs to finish and report. With `abort`, running jobs are stopped
+   * first: their executions stay RUNNING in the store and are retried as lost work by the next coordinator.
+   */
+  async stop(options: { abort?: boolean } = {}): Promise<void> {
     this.unsubscribeControl?.();
     if (this.leaseTimer) clearInterval(this.leaseTimer);
     await this.consumer?.stop();
+    if (options.abort) {
+      for (const { task } of this.inFlight.values()) task.stop('abort', 'the engine is shutting down');
+    }
     await Promise.allSettled([...this.inFlight.values()].map(({ task }) => task.result));
   }
 }

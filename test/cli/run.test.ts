@@ -134,6 +134,26 @@ describe('troupe run (embedded)', () => {
     expect(missing.code).toBe(2);
   });
 
+  it('SIGTERM stops cleanly with exit 143; running the file again resumes the same run', async () => {
+    const path = file('term.json', { idempotencyKey: 'term-1', items: [{ name: 'slowish', type: 'GENERIC', steps: [{ action: 'sleep', ms: 1500 }] }] });
+    const env = { ...process.env, TROUPE_DATA_DIR: join(dir, 'term'), EXECUTION_RETRY_DELAY_SECONDS: '0' };
+    const child = spawn(process.execPath, [BIN, 'run', path], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (c: Buffer) => {
+      stdout += c.toString();
+      if (stdout.includes('Submitted')) child.kill('SIGTERM');
+    });
+    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+    const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
+    expect(code).toBe(143);
+    expect(stderr).toContain('SIGTERM: stopping');
+    const again = await troupe(['run', path], { TROUPE_DATA_DIR: join(dir, 'term') });
+    expect(again.stdout).toContain('Resuming run');
+    expect(again.stdout).toContain('1 passed, 0 failed, 0 skipped');
+    expect(again.code).toBe(0);
+  });
+
   it('an unknown command is a usage error', async () => {
     const { code, stderr } = await troupe(['launch']);
     expect(stderr).toMatch(/unknown command/);
