@@ -170,7 +170,11 @@ export const executionMachine = setup({
   },
 }).createMachine({
   id: 'execution',
-  context: ({ input }) => createContext(input),
+  context: ({ input }) => {
+    // `initial` is static: a SCHEDULED execution must start from createSnapshot(), not from input alone.
+    if (initialStatus(input) !== 'PENDING') throw new Error('create SCHEDULED executions with createSnapshot(input)');
+    return createContext(input);
+  },
   initial: 'PENDING',
   states: {
     SCHEDULED: {
@@ -228,3 +232,8 @@ export const executionMachine = setup({
 });
 
 export type ExecutionMachine = typeof executionMachine;
+
+/** The snapshot of a new execution, in SCHEDULED or PENDING as its input says. */
+export function createSnapshot(input: ExecutionMachineInput) {
+  return executionMachine.resolveState({ value: initialStatus(input), context: createContext(input) });
+}

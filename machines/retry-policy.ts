@@ -21,9 +21,9 @@ export function retryCovers(policy: RetryPolicy, attempt: number, outcome: Retry
  * computation stays pure and testable; jitter spreads the delay over [d·(1−jitter), d].
  */
 export function backoffDelay(policy: RetryPolicy, attempt: number, random: number): number {
-  const base =
-    policy.backoff === 'exponential' ? policy.delayMs * 2 ** Math.max(0, attempt - 1) : policy.delayMs;
-  const capped = Math.min(base, policy.maxDelayMs);
-  const jittered = capped * (1 - policy.jitter * Math.min(Math.max(random, 0), 1));
-  return Math.max(0, Math.round(jittered));
+  // The exponent is bounded so 0 · 2^n never becomes NaN (0 · Infinity).
+  const factor = policy.backoff === 'exponential' ? 2 ** Math.min(Math.max(0, attempt - 1), 52) : 1;
+  const capped = Math.min(policy.delayMs * factor, policy.maxDelayMs);
+  const r = Number.isFinite(random) ? Math.min(Math.max(random, 0), 1) : 0;
+  return Math.max(0, Math.min(Math.floor(policy.maxDelayMs), Math.round(capped * (1 - policy.jitter * r))));
 }
