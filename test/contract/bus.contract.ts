@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Bus, Consumer, DeadLetter, Delivery, Job, JobResult, Unsubscribe } from '../../src/bus/bus.port.js';
 import { makeControl, makeJob, makeResult, makeTransition, poolName } from './bus.fixtures.js';
-import { sleep, waitFor } from './wait.js';
+import { sleep, waitFor } from '../helpers/wait.js';
 
 /** Options every adapter takes; the contract passes short ones so redelivery happens within a test. */
 export interface BusTestOptions {

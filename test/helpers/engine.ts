@@ -6,6 +6,8 @@ import { createLogger } from '../../src/core/log.js';
 import { createEngine, type Engine, type EngineOverrides } from '../../src/engine/create-engine.js';
 import type { TransitionEvent } from '../../src/bus/bus.port.js';
 
+export { waitFor } from './wait.js';
+
 export const ADMIN = { id: 'alice', roles: ['admin'] as const };
 
 export const FIXTURE_WORKER = join(import.meta.dirname, '..', 'fixtures', 'failure-modes.worker.mjs');
@@ -39,17 +41,6 @@ export async function startEngine(
       rmSync(dir, { recursive: true, force: true });
     },
   };
-}
-
-/** Polls `check` until it returns a value other than undefined/false. */
-export async function waitFor<T>(check: () => T | Promise<T>, what: string, timeoutMs = 20_000): Promise<NonNullable<T>> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await check();
-    if (value !== undefined && value !== false && value !== null) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
 }
 
 export function item(name: string, steps: unknown[] = [{ action: 'noop' }], extra: Record<string, unknown> = {}) {
