@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { createActor, createMachine, type AnyActorRef } from 'xstate';
+import { createActor, fromTransition, type AnyActorRef } from 'xstate';
 import type { TransitionRecord } from '../../machines/execution.machine.js';
 import { createContext } from '../../machines/execution.machine.js';
 import type { RetryPolicy } from '../../machines/retry-policy.js';
@@ -97,7 +97,9 @@ export class Coordinator {
   private stopped = false;
 
   constructor(private readonly options: CoordinatorOptions) {
-    this.root = createActor(createMachine({ id: 'engine' }), { systemId: 'engine' });
+    // The root only hosts the actor system. Not a machine: a machine caches a lookup per distinct event type,
+    // and every finished execution sends its parent a unique `xstate.done.actor.<id>`.
+    this.root = createActor(fromTransition((state: null) => state, null), { systemId: 'engine' });
     this.root.start();
     this.governor = createActor(
       createGovernorLogic({

@@ -51,6 +51,8 @@ export class WorkerPool {
   private readonly graceMs: number;
   /** Which thread runs which job, as the threads report it. */
   private readonly threadOf = new Map<string, number>();
+  /** Jobs submitted and not yet settled; a late `started` of a settled job is ignored. */
+  private readonly live = new Set<string>();
   /** Stop requests for jobs no thread had reported starting yet; repeated when one does. */
   private readonly earlyStops = new Map<string, PoolControl>();
   readonly capacity: number;
@@ -73,7 +75,7 @@ export class WorkerPool {
     });
     this.channel.onmessage = (event) => {
       const message = (event as MessageEvent).data as PoolControl | PoolStarted;
-      if (message.type !== 'started') return;
+      if (message.type !== 'started' || !this.live.has(message.jobId)) return;
       this.threadOf.set(message.jobId, message.threadId);
       const stop = this.earlyStops.get(message.jobId);
       if (stop) this.channel.postMessage(stop);
@@ -112,6 +114,7 @@ export class WorkerPool {
       () => force('TIMEOUT', 'run deadline passed'),
       Math.max(0, task.deadlineAt - Date.now()),
     );
+    this.live.add(task.jobId);
     const result = (this.piscina.run(task) as Promise<PoolOutcome>).then(
       (outcome) => outcome,
       (err: unknown): PoolOutcome => {
@@ -121,6 +124,7 @@ export class WorkerPool {
       },
     );
     void result.finally(() => {
+      this.live.delete(task.jobId);
       this.threadOf.delete(task.jobId);
       this.earlyStops.delete(task.jobId);
       clearTimeout(deadlineTimer);
@@ -129,6 +133,7 @@ export class WorkerPool {
     return {
       result,
       stop: (kind, reason) => {
+        if (!this.live.has(task.jobId)) return;
         const control: PoolControl = { jobId: task.jobId, type: kind, reason };
         if (!this.threadOf.has(task.jobId)) this.earlyStops.set(task.jobId, control);
         this.channel.postMessage(control);

@@ -1,0 +1,106 @@
+/**
+ * Shared by every scenario and by run.ts: the result shape, percentiles and output discipline.
+ * A scenario writes exactly one JSON line to stdout (its result); everything else goes to stderr.
+ */
+
+/** Percentiles of a latency sample, in milliseconds. */
+export interface LatencySummary {
+  /** What was measured, from which event to which. */
+  measures: string;
+  count: number;
+  p50: number;
+  p99: number;
+  max: number;
+}
+
+export interface ScenarioResult {
+  scenario: string;
+  /** Executions measured (warm-up excluded). */
+  n: number;
+  /** Most executions in flight at once. */
+  concurrency: number;
+  /** Worker threads, where the scenario uses threads. */
+  threads?: number;
+  wallMs: number;
+  /** Executions per second over `wallMs`. */
+  throughput: number;
+  /** The queue latency the brief asks for (see `measures`). */
+  latency: LatencySummary;
+  /** Time an execution spent in flight once started. */
+  service?: LatencySummary;
+  /** CPU time (user + system) of every process doing the work, over `wallMs`. */
+  cpuMs: number;
+  /** How many of the n ended successfully; `allOk` when all did. */
+  okCount: number;
+  allOk: boolean;
+  details: Record<string, string | number | boolean | null>;
+}
+
+export interface SkippedResult {
+  scenario: string;
+  skipped: string;
+}
+
+export interface FailedResult {
+  scenario: string;
+  failed: string;
+}
+
+export type BenchOutput = ScenarioResult | SkippedResult | FailedResult;
+
+export const DEFAULT_N = 10_000;
+/** In-flight limit shared by all scenarios: the engine's EXECUTION_MAX_CONCURRENT_JOBS. */
+export const CONCURRENCY = 50;
+/** Executions of the warm-up round each scenario runs first in the same process. */
+export const WARMUP_N = 200;
+
+/** Executions per scenario: env BENCH_N, default 10 000. */
+export function benchN(env: Record<string, string | undefined> = process.env): number {
+  const raw = env.BENCH_N;
+  if (raw === undefined || raw === '') return DEFAULT_N;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < 1) throw new Error(`BENCH_N must be a positive whole number, got ${raw}`);
+  return n;
+}
+
+const round = (value: number, digits = 2): number => Number(value.toFixed(digits));
+
+/** Nearest-rank percentiles. */
+export function summarize(measures: string, values: ArrayLike<number>): LatencySummary {
+  const sorted = Float64Array.from(values).sort();
+  const rank = (p: number): number => sorted[Math.max(0, Math.ceil((p / 100) * sorted.length) - 1)] ?? Number.NaN;
+  return { measures, count: sorted.length, p50: round(rank(50)), p99: round(rank(99)), max: round(rank(100)) };
+}
+
+export function throughput(n: number, wallMs: number): number {
+  return round((n * 1000) / wallMs, 1);
+}
+
+/** Epoch milliseconds with sub-millisecond resolution, comparable across worker threads. */
+export function preciseNow(): number {
+  return performance.timeOrigin + performance.now();
+}
+
+/** CPU time (user + system, all threads of this process) since `start`, in ms. */
+export function cpuMsSince(start: NodeJS.CpuUsage): number {
+  const used = process.cpuUsage(start);
+  return Math.round((used.user + used.system) / 1000);
+}
+
+export function log(message: string): void {
+  process.stderr.write(`${message}\n`);
+}
+
+/** Writes the scenario's single result line. */
+export function report(result: BenchOutput): void {
+  process.stdout.write(`${JSON.stringify(result)}\n`);
+}
+
+/** Runs a scenario body; an exception becomes a `failed` result and a non-zero exit. */
+export function main(scenario: string, body: () => Promise<BenchOutput>): void {
+  body().then(report, (err: unknown) => {
+    log(err instanceof Error ? (err.stack ?? err.message) : String(err));
+    report({ scenario, failed: err instanceof Error ? err.message : String(err) });
+    process.exitCode = 1;
+  });
+}

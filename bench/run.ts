@@ -1,0 +1,155 @@
+/**
+ * `npm run bench`: runs each scenario in its own child process, one after the other, then prints a table and
+ * the ratios against the peers and writes the JSON to bench/results/<timestamp>.json and latest.json.
+ * Env: BENCH_N (executions per scenario, default 10 000), BENCH_SCENARIOS (comma-separated subset).
+ */
+import { execFileSync, fork } from 'node:child_process';
+import { once } from 'node:events';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { arch, availableParallelism, cpus, loadavg, release, totalmem, type } from 'node:os';
+import { fileURLToPath } from 'node:url';
+import { CONCURRENCY, WARMUP_N, benchN, type BenchOutput, type ScenarioResult } from './common.js';
+
+const SCENARIOS = ['embedded-noop', 'piscina-noop', 'bullmq-noop'] as const;
+const RATIOS = [
+  { name: 'embedded/bullmq', of: 'embedded-noop', over: 'bullmq-noop', aim: 1.0 },
+  { name: 'embedded/piscina', of: 'embedded-noop', over: 'piscina-noop', aim: 0.5 },
+] as const;
+/** A scenario still running after this long is killed and reported failed. */
+const SCENARIO_TIMEOUT_MS = 15 * 60_000;
+
+/** Share of all cores' time spent busy over `ms` while this process sleeps: other work skews every figure. */
+async function systemBusy(ms: number): Promise<number> {
+  const sample = (): { busy: number; total: number } =>
+    cpus().reduce(
+      (acc, { times: t }) => {
+        const busy = t.user + t.nice + t.sys + t.irq;
+        return { busy: acc.busy + busy, total: acc.total + busy + t.idle };
+      },
+      { busy: 0, total: 0 },
+    );
+  const before = sample();
+  await new Promise((resolve) => setTimeout(resolve, ms));
+  const after = sample();
+  return Number(((after.busy - before.busy) / Math.max(1, after.total - before.total)).toFixed(3));
+}
+
+const here = (path: string): string => fileURLToPath(new URL(path, import.meta.url));
+const resultsDir = here('../../bench/results/');
+
+async function versionOf(pkg: string): Promise<string> {
+  const json = JSON.parse(await readFile(here(`../../node_modules/${pkg}/package.json`), 'utf8')) as { version?: string };
+  return json.version ?? 'unknown';
+}
+
+/** The code measured: others may be editing the tree, so uncommitted files are listed too. */
+function source(): { commit: string; uncommitted: string[] } {
+  const git = (...args: string[]): string => {
+    try {
+      return execFileSync('git', args, { cwd: here('../..'), encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
+    } catch {
+      return '';
+    }
+  };
+  const uncommitted = git('status', '--porcelain', '--', 'src', 'actors', 'machines').split('\n').filter(Boolean);
+  return { commit: git('rev-parse', '--short', 'HEAD').trim() || 'unknown', uncommitted: uncommitted.map((l) => l.trim()) };
+}
+
+async function machine() {
+  const cpu = cpus();
+  return {
+    cpu: cpu[0]?.model.trim() ?? 'unknown',
+    cores: cpu.length,
+    availableParallelism: availableParallelism(),
+    memoryGiB: Number((totalmem() / 2 ** 30).toFixed(1)),
+    os: `${type()} ${release()} ${arch()}`,
+    node: process.version,
+    piscina: await versionOf('piscina'),
+    bullmq: await versionOf('bullmq'),
+    betterSqlite3: await versionOf('better-sqlite3'),
+    loadAverage1m: Number((loadavg()[0] ?? 0).toFixed(2)),
+    /** Measured over 1 s just before the first scenario. */
+    busyBeforeRun: await systemBusy(1000),
+  };
+}
+
+/** Forks dist/bench/<scenario>.bench.js; its last JSON line on stdout is the result. */
+async function runScenario(scenario: string, n: number): Promise<BenchOutput> {
+  const child = fork(here(`./${scenario}.bench.js`), [], {
+    env: { ...process.env, BENCH_N: String(n) },
+    stdio: ['ignore', 'pipe', 'inherit', 'ipc'],
+  });
+  let stdout = '';
+  child.stdout?.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+  const timer = setTimeout(() => child.kill('SIGKILL'), SCENARIO_TIMEOUT_MS);
+  const [code, signal] = (await once(child, 'close')) as [number | null, NodeJS.Signals | null]; // after stdout is drained
+  clearTimeout(timer);
+  const line = stdout.trim().split('\n').reverse().find((l) => l.startsWith('{'));
+  if (line !== undefined) {
+    try {
+      return JSON.parse(line) as BenchOutput;
+    } catch {
+      // fall through: reported as failed below
+    }
+  }
+  return { scenario, failed: `exited with ${signal ?? `code ${code}`} without a result line` };
+}
+
+const isResult = (r: BenchOutput | undefined): r is ScenarioResult => r !== undefined && 'throughput' in r;
+
+function table(results: BenchOutput[]): string {
+  const head = ['scenario', 'N', 'in flight', 'threads', 'wall ms', 'exec/s', 'lat p50 ms', 'lat p99 ms', 'CPU µs/exec', 'all ok'];
+  const rows = results.map((r) =>
+    isResult(r)
+      ? [r.scenario, r.n, r.concurrency, r.threads ?? '-', r.wallMs, r.throughput, r.latency.p50, r.latency.p99, Math.round((r.cpuMs * 1000) / r.n), r.allOk ? 'yes' : `NO (${r.okCount})`].map(String)
+      : [r.scenario, 'skipped' in r ? `skipped: ${r.skipped}` : `FAILED: ${r.failed}`],
+  );
+  const widths = head.map((h, i) => Math.max(h.length, ...rows.filter((r) => r.length === head.length).map((r) => r[i]?.length ?? 0)));
+  const fmt = (cells: string[]): string =>
+    cells.length === head.length ? cells.map((c, i) => c.padStart(widths[i] ?? 0)).join('  ') : cells.join('  ');
+  return [fmt(head), ...rows.map(fmt)].join('\n');
+}
+
+async function mainRun(): Promise<void> {
+  const n = benchN();
+  const only = process.env.BENCH_SCENARIOS?.split(',').map((s) => s.trim()).filter(Boolean);
+  const scenarios = only?.length ? SCENARIOS.filter((s) => only.includes(s)) : [...SCENARIOS];
+  const host = await machine();
+  console.log('machine:', JSON.stringify(host, null, 2));
+  if (host.busyBeforeRun > 0.1) {
+    console.log(`WARNING: the CPUs were ${Math.round(host.busyBeforeRun * 100)}% busy before the run; figures will be noisy`);
+  }
+  console.log(`N=${n} per scenario (after a ${WARMUP_N}-execution warm-up), at most ${CONCURRENCY} in flight\n`);
+
+  const results: BenchOutput[] = [];
+  for (const scenario of scenarios) {
+    console.error(`--- ${scenario}`);
+    const result = await runScenario(scenario, n);
+    results.push(result);
+    console.log(`${scenario}: ${JSON.stringify(result)}`);
+  }
+  console.log(`\n${table(results)}\n`);
+
+  const byName = new Map(results.map((r) => [r.scenario, r]));
+  const ratios = RATIOS.map(({ name, of, over, aim }) => {
+    const a = byName.get(of);
+    const b = byName.get(over);
+    const value = isResult(a) && isResult(b) ? Number((a.throughput / b.throughput).toFixed(3)) : null;
+    const verdict = value === null ? 'n/a (a scenario did not run)' : value >= aim ? 'aim met' : 'aim NOT met';
+    console.log(`${name} throughput: ${value === null ? '-' : `${value}x`}   (aim >= ${aim}x: ${verdict})`);
+    return { name, value, aim, met: value === null ? null : value >= aim };
+  });
+
+  const at = new Date().toISOString();
+  const code = source();
+  console.log(`code: ${code.commit}${code.uncommitted.length ? ` + ${code.uncommitted.length} uncommitted file(s) under src/actors/machines` : ''}`);
+  const output = JSON.stringify({ at, n, warmup: WARMUP_N, concurrency: CONCURRENCY, machine: host, code, results, ratios }, null, 2);
+  await mkdir(resultsDir, { recursive: true });
+  const file = `${resultsDir}${at.replace(/[:.]/g, '-')}.json`;
+  await writeFile(file, `${output}\n`);
+  await writeFile(`${resultsDir}latest.json`, `${output}\n`);
+  console.log(`\nwritten: ${file} and bench/results/latest.json`);
+  if (results.some((r) => 'failed' in r)) process.exitCode = 1;
+}
+
+await mainRun();
