@@ -7,7 +7,6 @@ import {
 } from '../machines/execution.machine.js';
 import type { Bus } from '../src/bus/bus.port.js';
 import type { Clock } from '../src/core/clock.js';
-import { newId } from '../src/core/ids.js';
 import type { Logger } from '../src/core/log.js';
 import { isTerminal, type EventType, type Status } from '../src/core/statuses.js';
 import type { ExecutionRecord, StepRecord, Store, WriteOutcome } from '../src/store/store.port.js';
@@ -137,6 +136,7 @@ export class ExecutionActor {
     const steps = this.pendingSteps;
     const write = this.host.store.applyTransition({
       executionId: this.id,
+      runId: this.meta.runId,
       expectedVersion: context.seq - 1,
       machine: context,
       ...(steps ? { steps: { attempt: record.attempt, items: steps } } : {}),
@@ -225,7 +225,8 @@ export class ExecutionActor {
   }
 
   private dispatch(ctx: ExecutionMachineContext): void {
-    const jobId = newId('job');
+    // Named after the transition into RUNNING: unique for ever, so a stale result is never taken for current.
+    const jobId = `${this.id}:${ctx.seq}`;
     this.jobId = jobId;
     this.host.bus
       .publishJob({

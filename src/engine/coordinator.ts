@@ -264,7 +264,8 @@ export class Coordinator {
     }
     const items = envelope.items.map((item, i) => validateItem(item, i, this.options.runnable));
     const request: RunRequest = { ...envelope, items };
-    const requestHash = createHash('sha256').update(stableJson(request)).digest('hex');
+    const requestHash =
+      request.idempotencyKey === undefined ? null : createHash('sha256').update(stableJson(request)).digest('hex');
     if (request.idempotencyKey !== undefined) {
       const existing = await this.options.store.findRunByIdempotencyKey(principal.id, request.idempotencyKey);
       if (existing) {

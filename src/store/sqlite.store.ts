@@ -34,6 +34,8 @@ export interface SqliteStoreOptions {
   maxBatch?: number;
 }
 
+// events.cursor is a plain rowid (no AUTOINCREMENT, which costs a write per insert): rows are never deleted,
+// so rowids only grow.
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS runs (
   id TEXT PRIMARY KEY, name TEXT NOT NULL, status TEXT NOT NULL, owner TEXT NOT NULL,
@@ -53,7 +55,7 @@ CREATE INDEX IF NOT EXISTS executions_run ON executions(run_id, status);
 CREATE INDEX IF NOT EXISTS executions_active ON executions(terminal, id);
 CREATE INDEX IF NOT EXISTS executions_owner ON executions(owner, id);
 CREATE TABLE IF NOT EXISTS events (
-  cursor INTEGER PRIMARY KEY AUTOINCREMENT, execution_id TEXT NOT NULL, run_id TEXT, seq INTEGER NOT NULL,
+  cursor INTEGER PRIMARY KEY, execution_id TEXT NOT NULL, run_id TEXT, seq INTEGER NOT NULL,
   from_status TEXT, to_status TEXT NOT NULL, event TEXT NOT NULL, at INTEGER NOT NULL, attempt INTEGER NOT NULL,
   reason TEXT, actor TEXT NOT NULL, UNIQUE(execution_id, seq)
 );
@@ -195,7 +197,8 @@ export class SqliteStore implements Store {
   private flushScheduled = false;
   private idleWaiters: (() => void)[] = [];
   private readonly stmt;
-  private readonly applyOneTx: (write: TransitionWrite) => WriteOutcome;
+  private readonly applyBatch: (writes: TransitionWrite[]) => WriteOutcome[];
+  private readonly applySingle: (write: TransitionWrite) => WriteOutcome;
 
   constructor(options: SqliteStoreOptions) {
     if (options.file !== ':memory:') mkdirSync(dirname(options.file), { recursive: true });
@@ -205,7 +208,8 @@ export class SqliteStore implements Store {
     this.db.pragma('busy_timeout = 5000');
     this.db.exec(SCHEMA);
     this.maxBatch = options.maxBatch ?? 512;
-    this.applyOneTx = this.db.transaction((write: TransitionWrite) => this.applyOne(write));
+    this.applyBatch = this.db.transaction((writes: TransitionWrite[]) => writes.map((w) => this.applyOne(w)));
+    this.applySingle = this.db.transaction((write: TransitionWrite) => this.applyOne(write));
     const db = this.db;
     this.stmt = {
       insertRun: db.prepare(
@@ -228,7 +232,7 @@ export class SqliteStore implements Store {
         `UPDATE executions SET status = ?, attempt = ?, machine = ?, version = ?, updated_at = ?, terminal = ?
          WHERE id = ? AND version = ?`,
       ),
-      runIdOf: db.prepare<[string], { run_id: string | null }>('SELECT run_id FROM executions WHERE id = ?'),
+      exists: db.prepare<[string], { one: number }>('SELECT 1 AS one FROM executions WHERE id = ?'),
       insertStep: db.prepare(
         `INSERT OR REPLACE INTO steps (execution_id, attempt, idx, name, status, started_at, duration_ms, output, error)
          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
@@ -328,27 +332,22 @@ export class SqliteStore implements Store {
     const batch = this.queue;
     if (batch.length === 0) return this.notifyIdle();
     this.queue = [];
-    // Each write runs in its own savepoint: one failing write is rolled back and rejected alone.
-    const outcomes: ({ ok: true; outcome: WriteOutcome } | { ok: false; err: unknown })[] = [];
+    let outcomes: WriteOutcome[];
     try {
-      this.db.transaction(() => {
-        for (const { write } of batch) {
-          try {
-            outcomes.push({ ok: true, outcome: this.applyOneTx(write) });
-          } catch (err) {
-            outcomes.push({ ok: false, err });
-          }
+      outcomes = this.applyBatch(batch.map((p) => p.write));
+    } catch {
+      // Rare: a write failed and rolled its batch back. Apply each on its own, in order, so that only the
+      // failing write is rejected.
+      for (const p of batch) {
+        try {
+          p.resolve(this.applySingle(p.write));
+        } catch (err) {
+          p.reject(err);
         }
-      })();
-    } catch (err) {
-      for (const p of batch) p.reject(err);
+      }
       return this.notifyIdle();
     }
-    batch.forEach((p, i) => {
-      const o = outcomes[i];
-      if (o?.ok) p.resolve(o.outcome);
-      else p.reject(o ? o.err : new Error('write lost from its batch'));
-    });
+    batch.forEach((p, i) => p.resolve(outcomes[i] as WriteOutcome));
     this.notifyIdle();
   }
 
@@ -366,9 +365,8 @@ export class SqliteStore implements Store {
       write.executionId,
       write.expectedVersion,
     ).changes;
-    const row = this.stmt.runIdOf.get(write.executionId);
-    if (changed === 0) return row ? 'conflict' : 'not_found';
-    this.insertEventRow(write.executionId, row?.run_id ?? null, r);
+    if (changed === 0) return this.stmt.exists.get(write.executionId) ? 'conflict' : 'not_found';
+    this.insertEventRow(write.executionId, write.runId, r);
     if (write.steps) {
       for (const s of write.steps.items) {
         this.stmt.insertStep.run(

@@ -73,6 +73,8 @@ export interface StoredEvent {
 
 export interface TransitionWrite {
   executionId: string;
+  /** The execution's run (fixed at creation), recorded with the event. */
+  runId: string | null;
   /** The version the write is conditional on (the sequence before this transition). */
   expectedVersion: number;
   machine: ExecutionMachineContext;

@@ -283,7 +283,7 @@ export function storeContract(name: string, open: () => Promise<StoreUnderTest>)
         ] as const;
         let current = executions;
         for (const [event, to] of path) {
-          const writes = current.map((e) => writeFor(e.machine, event, to));
+          const writes = current.map((e) => writeFor(e.machine, event, to, undefined, e.runId));
           expect(await Promise.all(writes.map((w) => store.applyTransition(w)))).toEqual(writes.map(() => 'applied'));
           current = current.map((e, i) => afterWrite(e, writes[i]!));
         }
@@ -305,7 +305,7 @@ export function storeContract(name: string, open: () => Promise<StoreUnderTest>)
         await store.createExecution(b);
         let current = [...a.executions, b];
         for (const [event, to] of [['START', 'RUNNING'], ['PASS', 'PASSED']] as const) {
-          const writes = current.map((e) => writeFor(e.machine, event, to));
+          const writes = current.map((e) => writeFor(e.machine, event, to, undefined, e.runId));
           await Promise.all(writes.map((w) => store.applyTransition(w)));
           current = current.map((e, i) => afterWrite(e, writes[i]!));
         }

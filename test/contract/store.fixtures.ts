@@ -160,9 +160,10 @@ export function writeFor(
   event: EventType,
   to: Status,
   steps?: TransitionWrite['steps'],
+  runId: string | null = null,
 ): TransitionWrite {
   const next = nextMachine(machine, event, to);
-  return { executionId: machine.id, expectedVersion: machine.seq, machine: next, ...(steps ? { steps } : {}) };
+  return { executionId: machine.id, runId, expectedVersion: machine.seq, machine: next, ...(steps ? { steps } : {}) };
 }
 
 /** The stored execution after a write was applied: the row follows the machine. */
