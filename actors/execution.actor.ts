@@ -117,12 +117,13 @@ export class ExecutionActor {
       ...(options.reason === undefined ? {} : { reason: options.reason }),
       ...(options.retryable === undefined ? {} : { retryable: options.retryable }),
     };
-    const before = this.ref.getSnapshot();
-    if (!before.can(event)) return null;
+    // Sent without a `can` probe (which would compute the transition twice): an event the machine does not
+    // take leaves the sequence where it was.
+    const seq = this.context.seq;
     this.pendingSteps = options.steps;
     this.ref.send(event);
     this.pendingSteps = undefined;
-    return this.lastWrite;
+    return this.context.seq === seq ? null : this.lastWrite;
   }
 
   /** Called by the machine's effect hook, synchronously with each applied transition. */
