@@ -1,0 +1,144 @@
+import type { TransitionRecord } from '../../machines/execution.machine.js';
+import type { RunStatus, Status } from '../core/statuses.js';
+import type { ExecutionRecord, RunRecord } from './store.port.js';
+
+/** The SQLite schema and the mapping between its rows and the store port's records. */
+
+// events.cursor is a plain rowid (no AUTOINCREMENT, which costs a write per insert): rows are never deleted,
+// so rowids only grow.
+export const SCHEMA = `
+CREATE TABLE IF NOT EXISTS runs (
+  id TEXT PRIMARY KEY, name TEXT NOT NULL, status TEXT NOT NULL, owner TEXT NOT NULL,
+  priority TEXT NOT NULL, context TEXT NOT NULL, labels TEXT NOT NULL, fail_fast INTEGER NOT NULL,
+  max_parallel INTEGER, idempotency_key TEXT, request_hash TEXT, total INTEGER NOT NULL,
+  created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL
+);
+CREATE UNIQUE INDEX IF NOT EXISTS runs_idempotency ON runs(owner, idempotency_key) WHERE idempotency_key IS NOT NULL;
+CREATE INDEX IF NOT EXISTS runs_status ON runs(status);
+CREATE TABLE IF NOT EXISTS executions (
+  id TEXT PRIMARY KEY, run_id TEXT, name TEXT NOT NULL, type TEXT NOT NULL, status TEXT NOT NULL,
+  priority TEXT NOT NULL, context TEXT NOT NULL, attempt INTEGER NOT NULL, owner TEXT NOT NULL,
+  created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL, rerun_of TEXT, item TEXT NOT NULL,
+  machine TEXT NOT NULL, version INTEGER NOT NULL, terminal INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS executions_run ON executions(run_id, status);
+CREATE INDEX IF NOT EXISTS executions_active ON executions(terminal, id);
+CREATE INDEX IF NOT EXISTS executions_owner ON executions(owner, id);
+CREATE TABLE IF NOT EXISTS events (
+  cursor INTEGER PRIMARY KEY, execution_id TEXT NOT NULL, run_id TEXT, seq INTEGER NOT NULL,
+  from_status TEXT, to_status TEXT NOT NULL, event TEXT NOT NULL, at INTEGER NOT NULL, attempt INTEGER NOT NULL,
+  reason TEXT, actor TEXT NOT NULL, UNIQUE(execution_id, seq)
+);
+CREATE TABLE IF NOT EXISTS steps (
+  execution_id TEXT NOT NULL, attempt INTEGER NOT NULL, idx INTEGER NOT NULL, name TEXT NOT NULL,
+  status TEXT NOT NULL, started_at INTEGER NOT NULL, duration_ms INTEGER NOT NULL, output TEXT, error TEXT,
+  PRIMARY KEY (execution_id, attempt, idx)
+);
+CREATE TABLE IF NOT EXISTS audit (
+  id INTEGER PRIMARY KEY AUTOINCREMENT, at INTEGER NOT NULL, principal TEXT NOT NULL, action TEXT NOT NULL,
+  target TEXT NOT NULL, source TEXT NOT NULL, details TEXT
+);
+`;
+
+export interface ExecutionRow {
+  id: string;
+  run_id: string | null;
+  name: string;
+  type: string;
+  status: string;
+  priority: string;
+  context: string;
+  attempt: number;
+  owner: string;
+  created_at: number;
+  updated_at: number;
+  rerun_of: string | null;
+  item: string;
+  machine: string;
+  version: number;
+}
+
+export interface RunRow {
+  id: string;
+  name: string;
+  status: string;
+  owner: string;
+  priority: string;
+  context: string;
+  labels: string;
+  fail_fast: number;
+  max_parallel: number | null;
+  idempotency_key: string | null;
+  request_hash: string | null;
+  total: number;
+  created_at: number;
+  updated_at: number;
+}
+
+export interface EventRow {
+  cursor: number;
+  execution_id: string;
+  run_id: string | null;
+  seq: number;
+  from_status: string | null;
+  to_status: string;
+  event: string;
+  at: number;
+  attempt: number;
+  reason: string | null;
+  actor: string;
+}
+
+
+export function toExecution(row: ExecutionRow): ExecutionRecord {
+  return {
+    id: row.id,
+    runId: row.run_id,
+    name: row.name,
+    type: row.type as ExecutionRecord['type'],
+    status: row.status as Status,
+    priority: row.priority as ExecutionRecord['priority'],
+    context: row.context as ExecutionRecord['context'],
+    attempt: row.attempt,
+    owner: row.owner,
+    createdAt: row.created_at,
+    updatedAt: row.updated_at,
+    rerunOf: row.rerun_of,
+    item: JSON.parse(row.item) as ExecutionRecord['item'],
+    machine: JSON.parse(row.machine) as ExecutionRecord['machine'],
+    version: row.version,
+  };
+}
+
+export function toRun(row: RunRow): RunRecord {
+  return {
+    id: row.id,
+    name: row.name,
+    status: row.status as RunStatus,
+    owner: row.owner,
+    priority: row.priority as RunRecord['priority'],
+    context: row.context as RunRecord['context'],
+    labels: JSON.parse(row.labels) as Record<string, string>,
+    failFast: row.fail_fast === 1,
+    maxParallel: row.max_parallel,
+    idempotencyKey: row.idempotency_key,
+    requestHash: row.request_hash,
+    total: row.total,
+    createdAt: row.created_at,
+    updatedAt: row.updated_at,
+  };
+}
+
+export function toRecord(row: EventRow): TransitionRecord {
+  return {
+    seq: row.seq,
+    from: row.from_status as Status | null,
+    to: row.to_status as Status,
+    event: row.event as TransitionRecord['event'],
+    at: row.at,
+    attempt: row.attempt,
+    reason: row.reason,
+    actor: row.actor,
+  };
+}
+
