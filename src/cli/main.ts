@@ -1,6 +1,7 @@
 import { Command, CommanderError } from 'commander';
 import { TroupeError } from '../core/errors.js';
 import { runCommand } from './run.command.js';
+import { serveCommand } from './serve.command.js';
 import { statusCommand } from './status.command.js';
 
 /** Exit codes: 0 all passed, 1 something did not pass, 2 bad input or configuration. */
@@ -18,6 +19,14 @@ program
   .option('--junit <path>', 'write a JUnit XML report')
   .action(async (file: string, opts: { wait?: boolean; junit?: string }) => {
     process.exitCode = await runCommand(file, opts);
+  });
+
+program
+  .command('serve')
+  .description('serve the HTTP API and live channels over the embedded engine (PORT, TROUPE_DATA_DIR)')
+  .option('--no-workers', 'run no local worker pool (API and coordinator only)')
+  .action(async (opts: { workers: boolean }) => {
+    process.exitCode = await serveCommand(opts);
   });
 
 program

@@ -89,6 +89,8 @@ export const TestItemSchema = Type.Object(
 );
 export type TestItem = Static<typeof TestItemSchema>;
 
+export const ExecutionContextSchema = literalUnion(CONTEXTS);
+
 export const RunRequestSchema = Type.Object(
   {
     name: Type.Optional(Type.String({ minLength: 1, maxLength: 500 })),

@@ -19,14 +19,34 @@ import { TroupeError } from '../core/errors.js';
 import { newId } from '../core/ids.js';
 import { validateItem } from '../core/items.js';
 import type { Logger } from '../core/log.js';
-import { RunEnvelopeSchema, validate, type RunRequest, type TestItem } from '../core/schemas.js';
-import { isTerminal, type EventType, type ItemType, type RunStatus, type Status } from '../core/statuses.js';
+import {
+  ExecutionContextSchema,
+  RunEnvelopeSchema,
+  validate,
+  type RunRequest,
+  type TestItem,
+} from '../core/schemas.js';
+import {
+  isTerminal,
+  type EventType,
+  type ItemType,
+  type Priority,
+  type RunStatus,
+  type Status,
+} from '../core/statuses.js';
 import type { ExecutionRecord, RunRecord, Store, WriteOutcome } from '../store/store.port.js';
 
 /** Who is asking. `id` owns what it submits. */
 export interface Principal {
   id: string;
   roles: readonly ('viewer' | 'runner' | 'admin')[];
+  /** Where the request came from (client address, `cli`), for the audit log. */
+  source?: string;
+}
+
+/** Whether `principal` may see a resource owned by `owner`; anything else answers 404 like a missing id. */
+export function canSee(principal: Principal, owner: string): boolean {
+  return owner === principal.id || principal.roles.includes('admin');
 }
 
 export interface CoordinatorOptions {
@@ -92,6 +112,9 @@ export class Coordinator {
   private readonly scheduler: SchedulerRef;
   private readonly actors = new Map<string, ExecutionActor>();
   private readonly runWaiters = new Map<string, ((status: RunStatus) => void)[]>();
+  private readonly runListeners = new Set<
+    (run: { id: string; status: RunStatus; createdAt: number; finishedAt: number }) => void
+  >();
   private resultConsumer: Consumer | null = null;
   private unsubscribeDeadLetters: Unsubscribe | null = null;
   private stopped = false;
@@ -216,6 +239,10 @@ export class Coordinator {
       this.governor.send({ type: 'limitRun', runId, maxParallel: null });
       for (const resolve of this.runWaiters.get(runId) ?? []) resolve(status);
       this.runWaiters.delete(runId);
+      if (this.runListeners.size > 0) {
+        const run = await this.options.store.getRun(runId);
+        if (run) for (const listener of this.runListeners) listener({ id: runId, status, createdAt: run.createdAt, finishedAt: at });
+      }
     })();
   }
 
@@ -306,6 +333,51 @@ export class Coordinator {
     return { id: run.id, status: run.status, executionIds: records.map((r) => r.id), created: true };
   }
 
+  /** A single execution outside any run (POST /v1/executions). */
+  async submitExecution(body: unknown, principal: Principal): Promise<ExecutionRecord> {
+    if (this.stopped) throw new TroupeError('ENGINE_STOPPED');
+    const { context, ...rest } = (body !== null && typeof body === 'object' ? body : {}) as { context?: unknown };
+    const kind = validate(ExecutionContextSchema, context ?? 'API', 'execution context');
+    const item = validateItem(body === null || typeof body !== 'object' ? body : rest, 0, this.options.runnable);
+    return this.admit(item, principal, kind, null);
+  }
+
+  /** A new execution of a terminal execution's definition, linked to it by `rerunOf`. */
+  async retry(executionId: string, principal: Principal): Promise<ExecutionRecord> {
+    const original = await this.options.store.getExecution(executionId);
+    if (!original || !canSee(principal, original.owner)) throw new TroupeError('NOT_FOUND', `execution ${executionId} not found`);
+    if (!isTerminal(original.status)) {
+      throw new TroupeError('ILLEGAL_TRANSITION', `retry needs a finished execution: execution is ${original.status}`, {
+        details: { status: original.status, event: 'RETRY' },
+      });
+    }
+    const record = await this.admit(original.item, principal, original.context, original.id);
+    await this.options.store.appendAudit({
+      at: this.options.clock.now(),
+      principal: principal.id,
+      action: 'RETRY',
+      target: executionId,
+      source: principal.source ?? 'engine',
+      details: { rerun: record.id },
+    });
+    return record;
+  }
+
+  private async admit(
+    item: TestItem,
+    principal: Principal,
+    context: ExecutionRecord['context'],
+    rerunOf: string | null,
+  ): Promise<ExecutionRecord> {
+    if (this.waitingCount() + 1 > this.options.maxQueueSize) {
+      throw new TroupeError('QUEUE_FULL', `the queue is full (QUEUE_MAX_QUEUE_SIZE ${this.options.maxQueueSize})`);
+    }
+    const record = { ...this.newRecord(item, null, principal, this.options.clock.now()), context, rerunOf };
+    await this.options.store.createExecution(record);
+    this.begin(record);
+    return record;
+  }
+
   private newRecord(item: TestItem, run: RunRecord | null, principal: Principal, now: number): ExecutionRecord {
     const id = newId('exe');
     const { retry, scheduledAt } = this.resolveItem(item, now);
@@ -353,9 +425,10 @@ export class Coordinator {
    */
   async command(executionId: string, type: EventType, principal: Principal, reason?: string): Promise<Status> {
     const actor = this.actors.get(executionId);
+    if (actor && !canSee(principal, actor.meta.owner)) throw new TroupeError('NOT_FOUND', `execution ${executionId} not found`);
     if (!actor) {
       const record = await this.options.store.getExecution(executionId);
-      if (!record) throw new TroupeError('NOT_FOUND', `execution ${executionId} not found`);
+      if (!record || !canSee(principal, record.owner)) throw new TroupeError('NOT_FOUND', `execution ${executionId} not found`);
       throw new TroupeError('ILLEGAL_TRANSITION', `${type} is not allowed: execution is ${record.status}`, {
         details: { status: record.status, event: type },
       });
@@ -374,7 +447,7 @@ export class Coordinator {
       principal: principal.id,
       action: type,
       target: executionId,
-      source: 'engine',
+      source: principal.source ?? 'engine',
       ...(reason === undefined ? {} : { details: { reason } }),
     });
     return actor.status;
@@ -382,10 +455,10 @@ export class Coordinator {
 
   /** Cancels every unfinished execution of a run; the run ends CANCELLED. */
   async cancelRun(runId: string, principal: Principal): Promise<void> {
+    const run = await this.options.store.getRun(runId);
+    if (!run || !canSee(principal, run.owner)) throw new TroupeError('NOT_FOUND', `run ${runId} not found`);
     const supervisor = this.root.system.get(runSystemId(runId)) as RunSupervisorRef | undefined;
     if (!supervisor) {
-      const run = await this.options.store.getRun(runId);
-      if (!run) throw new TroupeError('NOT_FOUND', `run ${runId} not found`);
       throw new TroupeError('ILLEGAL_TRANSITION', `the run is already ${run.status}`, { details: { status: run.status } });
     }
     supervisor.send({ type: 'cancel', actor: `user:${principal.id}`, reason: `run cancelled by ${principal.id}` });
@@ -394,7 +467,7 @@ export class Coordinator {
       principal: principal.id,
       action: 'CANCEL_RUN',
       target: runId,
-      source: 'engine',
+      source: principal.source ?? 'engine',
     });
   }
 
@@ -409,6 +482,22 @@ export class Coordinator {
     if (!run) throw new TroupeError('NOT_FOUND', `run ${runId} not found`);
     if (run.status !== 'PENDING' && run.status !== 'RUNNING') return run.status;
     return pending;
+  }
+
+  queueDepth(): Record<Priority, number> {
+    return this.scheduler.getSnapshot().context.queue.depthByPriority();
+  }
+
+  liveByStatus(): Partial<Record<Status, number>> {
+    const counts: Partial<Record<Status, number>> = {};
+    for (const actor of this.actors.values()) counts[actor.status] = (counts[actor.status] ?? 0) + 1;
+    return counts;
+  }
+
+  /** Calls `listener` when a run reaches its final status (after it is stored). */
+  onRunFinished(listener: (run: { id: string; status: RunStatus; createdAt: number; finishedAt: number }) => void): () => void {
+    this.runListeners.add(listener);
+    return () => this.runListeners.delete(listener);
   }
 
   /** Live figures for metrics and back-pressure. */

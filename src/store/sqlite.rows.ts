@@ -1,6 +1,6 @@
 import type { TransitionRecord } from '../../machines/execution.machine.js';
 import type { RunStatus, Status } from '../core/statuses.js';
-import type { ExecutionRecord, RunRecord } from './store.port.js';
+import type { ApiKeyRecord, ExecutionRecord, Role, RunRecord } from './store.port.js';
 
 /** The SQLite schema and the mapping between its rows and the store port's records. */
 
@@ -33,6 +33,10 @@ CREATE TABLE IF NOT EXISTS steps (
   execution_id TEXT NOT NULL, attempt INTEGER NOT NULL, idx INTEGER NOT NULL, name TEXT NOT NULL,
   status TEXT NOT NULL, started_at INTEGER NOT NULL, duration_ms INTEGER NOT NULL, output TEXT, error TEXT,
   PRIMARY KEY (execution_id, attempt, idx)
+);
+CREATE TABLE IF NOT EXISTS api_keys (
+  id TEXT PRIMARY KEY, hash TEXT NOT NULL UNIQUE, owner TEXT NOT NULL, role TEXT NOT NULL, name TEXT NOT NULL,
+  created_at INTEGER NOT NULL, revoked_at INTEGER
 );
 CREATE TABLE IF NOT EXISTS audit (
   id INTEGER PRIMARY KEY AUTOINCREMENT, at INTEGER NOT NULL, principal TEXT NOT NULL, action TEXT NOT NULL,
@@ -142,3 +146,25 @@ export function toRecord(row: EventRow): TransitionRecord {
   };
 }
 
+
+export interface ApiKeyRow {
+  id: string;
+  hash: string;
+  owner: string;
+  role: string;
+  name: string;
+  created_at: number;
+  revoked_at: number | null;
+}
+
+export function toApiKey(row: ApiKeyRow): ApiKeyRecord {
+  return {
+    id: row.id,
+    hash: row.hash,
+    owner: row.owner,
+    role: row.role as Role,
+    name: row.name,
+    createdAt: row.created_at,
+    revokedAt: row.revoked_at,
+  };
+}

@@ -5,10 +5,12 @@ import type { TransitionRecord } from '../../machines/execution.machine.js';
 import type { RunStatus, Status } from '../core/statuses.js';
 import { TERMINAL_STATUSES } from '../core/statuses.js';
 import type {
+  ApiKeyRecord,
   AuditEntry,
   ExecutionFilter,
   ExecutionRecord,
   Page,
+  RunFilter,
   RunRecord,
   StoredEvent,
   StoredStep,
@@ -17,7 +19,17 @@ import type {
   WriteOutcome,
 } from './store.port.js';
 import { decodeCursor, encodeCursor } from './cursor.js';
-import { SCHEMA, toExecution, toRecord, toRun, type EventRow, type ExecutionRow, type RunRow } from './sqlite.rows.js';
+import {
+  SCHEMA,
+  toApiKey,
+  toExecution,
+  toRecord,
+  toRun,
+  type ApiKeyRow,
+  type EventRow,
+  type ExecutionRow,
+  type RunRow,
+} from './sqlite.rows.js';
 
 export interface SqliteStoreOptions {
   /** Path of the database file; `:memory:` for a throwaway store. */
@@ -36,6 +48,11 @@ export interface SqliteStoreOptions {
 }
 
 const terminal = new Set<string>(TERMINAL_STATUSES);
+
+function addClause(where: string[], args: (string | number)[], clause: string, value: string | number): void {
+  where.push(clause);
+  args.push(value);
+}
 
 /** Runs synchronous database work as a promise, so a failure rejects instead of throwing at the call site. */
 function settle<T>(work: () => T): Promise<T> {
@@ -120,6 +137,12 @@ export class SqliteStore implements Store {
         'SELECT id, status FROM executions WHERE run_id = ? ORDER BY id',
       ),
       setRunStatus: db.prepare('UPDATE runs SET status = ?, updated_at = ? WHERE id = ?'),
+      insertApiKey: db.prepare(
+        'INSERT INTO api_keys (id, hash, owner, role, name, created_at, revoked_at) VALUES (?, ?, ?, ?, ?, ?, ?)',
+      ),
+      apiKeyByHash: db.prepare<[string], ApiKeyRow>('SELECT * FROM api_keys WHERE hash = ?'),
+      listApiKeys: db.prepare<[], ApiKeyRow>('SELECT * FROM api_keys ORDER BY created_at, id'),
+      revokeApiKey: db.prepare('UPDATE api_keys SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL'),
       insertAudit: db.prepare(
         'INSERT INTO audit (at, principal, action, target, source, details) VALUES (?, ?, ?, ?, ?, ?)',
       ),
@@ -270,21 +293,42 @@ export class SqliteStore implements Store {
   private listExecutionsNow(filter: ExecutionFilter): Page<ExecutionRecord> {
     const where: string[] = [];
     const args: (string | number)[] = [];
-    const add = (clause: string, value: string) => {
-      where.push(clause);
-      args.push(value);
-    };
+    const add = (clause: string, value: string) => addClause(where, args, clause, value);
     if (filter.runId !== undefined) add('run_id = ?', filter.runId);
     if (filter.status !== undefined) add('status = ?', filter.status);
     if (filter.owner !== undefined) add('owner = ?', filter.owner);
+    if (filter.priority !== undefined) add('priority = ?', filter.priority);
+    if (filter.context !== undefined) add('context = ?', filter.context);
+    return this.page<ExecutionRow, ExecutionRecord>('executions', where, args, filter, toExecution);
+  }
+
+  listRuns(filter: RunFilter): Promise<Page<RunRecord>> {
+    return settle(() => {
+      const where: string[] = [];
+      const args: (string | number)[] = [];
+      if (filter.owner !== undefined) addClause(where, args, 'owner = ?', filter.owner);
+      if (filter.status !== undefined) addClause(where, args, 'status = ?', filter.status);
+      return this.page<RunRow, RunRecord>('runs', where, args, filter, toRun);
+    });
+  }
+
+  /** Newest first by id (ULIDs sort by creation time), with time bounds and an opaque cursor. */
+  private page<Row, T extends { id: string }>(
+    table: 'executions' | 'runs',
+    where: string[],
+    args: (string | number)[],
+    filter: { limit: number; cursor?: string | null; createdAfter?: number; createdBefore?: number },
+    map: (row: Row) => T,
+  ): Page<T> {
+    if (filter.createdAfter !== undefined) addClause(where, args, 'created_at > ?', filter.createdAfter);
+    if (filter.createdBefore !== undefined) addClause(where, args, 'created_at < ?', filter.createdBefore);
     const after = filter.cursor ? decodeCursor(filter.cursor) : null;
-    if (after !== null) add('id < ?', after);
-    const sql = `SELECT * FROM executions ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY id DESC LIMIT ?`;
-    const rows = this.db.prepare<(string | number)[], ExecutionRow>(sql).all(...args, filter.limit + 1);
-    const more = rows.length > filter.limit;
-    const items = rows.slice(0, filter.limit).map(toExecution);
+    if (after !== null) addClause(where, args, 'id < ?', after);
+    const sql = `SELECT * FROM ${table} ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY id DESC LIMIT ?`;
+    const rows = this.db.prepare<(string | number)[], Row>(sql).all(...args, filter.limit + 1);
+    const items = rows.slice(0, filter.limit).map(map);
     const last = items[items.length - 1];
-    return { items, next: more && last ? encodeCursor(last.id) : null };
+    return { items, next: rows.length > filter.limit && last ? encodeCursor(last.id) : null };
   }
 
   listActive(): Promise<ExecutionRecord[]> {
@@ -357,6 +401,27 @@ export class SqliteStore implements Store {
     return settle(() => {
       this.stmt.setRunStatus.run(status, at, runId);
     });
+  }
+
+  createApiKey(key: ApiKeyRecord): Promise<void> {
+    return settle(() => {
+      this.stmt.insertApiKey.run(key.id, key.hash, key.owner, key.role, key.name, key.createdAt, key.revokedAt);
+    });
+  }
+
+  findApiKeyByHash(hash: string): Promise<ApiKeyRecord | null> {
+    return settle(() => {
+      const row = this.stmt.apiKeyByHash.get(hash);
+      return row ? toApiKey(row) : null;
+    });
+  }
+
+  listApiKeys(): Promise<ApiKeyRecord[]> {
+    return settle(() => this.stmt.listApiKeys.all().map(toApiKey));
+  }
+
+  revokeApiKey(id: string, at: number): Promise<boolean> {
+    return settle(() => this.stmt.revokeApiKey.run(at, id).changes === 1);
   }
 
   appendAudit(entry: AuditEntry): Promise<void> {

@@ -94,6 +94,19 @@ export interface AuditEntry {
   details?: unknown;
 }
 
+export type Role = 'viewer' | 'runner' | 'admin';
+
+/** An API key as stored: only the SHA-256 of the secret, never the secret itself. */
+export interface ApiKeyRecord {
+  id: string;
+  hash: string;
+  owner: string;
+  role: Role;
+  name: string;
+  createdAt: number;
+  revokedAt: number | null;
+}
+
 export interface Page<T> {
   items: T[];
   next: string | null;
@@ -103,6 +116,20 @@ export interface ExecutionFilter {
   runId?: string;
   status?: Status;
   owner?: string;
+  priority?: Priority;
+  context?: ExecutionContextKind;
+  /** Epoch ms, exclusive bounds on `createdAt`. */
+  createdAfter?: number;
+  createdBefore?: number;
+  limit: number;
+  cursor?: string | null;
+}
+
+export interface RunFilter {
+  owner?: string;
+  status?: RunStatus;
+  createdAfter?: number;
+  createdBefore?: number;
   limit: number;
   cursor?: string | null;
 }
@@ -126,11 +153,18 @@ export interface Store {
   listSteps(executionId: string): Promise<StoredStep[]>;
   getRun(id: string): Promise<RunRecord | null>;
   findRunByIdempotencyKey(owner: string, key: string): Promise<RunRecord | null>;
+  /** Newest first, paged like listExecutions. */
+  listRuns(filter: RunFilter): Promise<Page<RunRecord>>;
   listActiveRuns(): Promise<RunRecord[]>;
   runCounts(runId: string): Promise<Partial<Record<Status, number>>>;
   /** A run's executions in creation (item) order with their statuses. */
   runMembers(runId: string): Promise<{ id: string; status: Status }[]>;
   setRunStatus(runId: string, status: RunStatus, at: number): Promise<void>;
+  createApiKey(key: ApiKeyRecord): Promise<void>;
+  findApiKeyByHash(hash: string): Promise<ApiKeyRecord | null>;
+  listApiKeys(): Promise<ApiKeyRecord[]>;
+  /** False when there is no such key or it was already revoked. */
+  revokeApiKey(id: string, at: number): Promise<boolean>;
   appendAudit(entry: AuditEntry): Promise<void>;
   listAudit(limit: number): Promise<AuditEntry[]>;
   /** Waits until every accepted write is durable. */

@@ -1,0 +1,47 @@
+import { loadConfig } from '../core/config.js';
+import { createLogger } from '../core/log.js';
+import { createEngine } from '../engine/create-engine.js';
+import { issueApiKey } from '../http/auth.js';
+import { startServer } from '../http/server.js';
+
+export interface ServeOptions {
+  workers?: boolean;
+}
+
+/**
+ * `troupe serve`: the API and live channels over the embedded engine. On the first start with no
+ * credentials configured, creates an admin API key and prints it once.
+ */
+export async function serveCommand(options: ServeOptions): Promise<number> {
+  const config = loadConfig();
+  const logger = createLogger(config.LOGGING_LEVEL);
+  const engine = await createEngine(config, logger, options.workers === false ? { pool: false } : {});
+  const jwtConfigured = Boolean(config.TROUPE_JWT_SECRET ?? config.TROUPE_JWT_PUBLIC_KEY ?? config.TROUPE_JWT_JWKS_URL);
+  const hasKeys = (await engine.store.listApiKeys()).length > 0;
+  const server = await startServer({ engine, config, logger, port: config.PORT });
+  const base = `http://localhost:${server.port}`;
+  if (!jwtConfigured && !hasKeys) {
+    const { secret } = await issueApiKey(engine.store, 'admin', 'admin', 'first-start admin key');
+    process.stdout.write(
+      [
+        '',
+        'Created an admin API key. It is shown only this once (only its hash is stored):',
+        `  ${secret}`,
+        '',
+        'Submit a run:',
+        `  curl -sS -X POST ${base}/v1/runs -H "Authorization: Bearer ${secret}" -H "content-type: application/json" \\`,
+        `    -d '{"items":[{"name":"hello","type":"GENERIC","steps":[{"action":"noop"}]}]}'`,
+        '',
+      ].join('\n'),
+    );
+  }
+  process.stdout.write(`troupe serving on ${base} (data in ${config.TROUPE_DATA_DIR})\n`);
+  const signal = await new Promise<NodeJS.Signals>((resolve) => {
+    process.once('SIGINT', resolve);
+    process.once('SIGTERM', resolve);
+  });
+  logger.info({ signal }, 'shutting down');
+  await server.close();
+  await engine.close();
+  return 0;
+}

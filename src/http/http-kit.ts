@@ -1,0 +1,165 @@
+import { STATUS_CODES } from 'node:http';
+import type { HttpRequest, HttpResponse, TemplatedApp } from 'uWebSockets.js';
+import { TroupeError } from '../core/errors.js';
+import type { Logger } from '../core/log.js';
+
+/** What a handler sees: everything copied out of uWebSockets.js's request before the first await. */
+export interface HttpContext {
+  method: string;
+  route: string;
+  url: string;
+  query: URLSearchParams;
+  params: string[];
+  authorization: string;
+  ip: string;
+  /** Parsed JSON body; undefined when none was sent. */
+  body: unknown;
+}
+
+export interface Reply {
+  status: number;
+  body?: unknown;
+  /** A non-JSON body (XML, HTML, Prometheus text). */
+  text?: string;
+  contentType?: string;
+  headers?: Record<string, string>;
+  /** Close the connection after answering (the rest of an oversized body is not read). */
+  close?: boolean;
+}
+
+export type Handler = (ctx: HttpContext) => Promise<Reply> | Reply;
+
+export interface RouteOptions {
+  maxBodyBytes: number;
+  logger: Logger;
+  /** Called once per answered request (metrics). */
+  observe?: (route: string, method: string, status: number, seconds: number) => void;
+}
+
+type Method = 'get' | 'post' | 'put' | 'patch' | 'del';
+
+/** `route` bound to an app and options: what route modules register with. */
+export type RouteRegistrar = (method: Method, pattern: string, params: number, handler: Handler) => void;
+
+const JSON_TYPE = /^application\/json\s*(;|$)/i;
+
+function statusLine(status: number): string {
+  return `${status} ${STATUS_CODES[status] ?? ''}`.trimEnd();
+}
+
+/** Writes a reply in one cork, unless the client went away. */
+export function send(res: HttpResponse, reply: Reply, aborted: () => boolean): void {
+  if (aborted()) return;
+  const payload = reply.text ?? (reply.body === undefined ? '' : JSON.stringify(reply.body));
+  res.cork(() => {
+    res.writeStatus(statusLine(reply.status));
+    res.writeHeader('content-type', reply.contentType ?? 'application/json; charset=utf-8');
+    for (const [name, value] of Object.entries(reply.headers ?? {})) res.writeHeader(name, value);
+    res.end(payload, reply.close === true);
+  });
+}
+
+export function errorReply(err: unknown, logger: Logger, ctx?: { method: string; url: string }): Reply {
+  if (err instanceof TroupeError) {
+    const headers = err.code === 'RATE_LIMITED' && typeof err.details === 'object' && err.details !== null
+      ? { 'retry-after': String((err.details as { retryAfterSeconds: number }).retryAfterSeconds) }
+      : undefined;
+    return {
+      status: err.status,
+      body: err.toJSON(),
+      ...(headers ? { headers } : {}),
+      ...(err.code === 'PAYLOAD_TOO_LARGE' ? { close: true } : {}),
+    };
+  }
+  logger.error({ err, ...ctx }, 'request failed');
+  return { status: 500, body: new TroupeError('INTERNAL').toJSON() };
+}
+
+/**
+ * Reads the body with the size limit enforced on the declared length and on what actually arrives.
+ * Must be called synchronously in the route handler: uWebSockets.js delivers data only to a handler
+ * registered before the first await.
+ */
+function readBody(res: HttpResponse, limit: number, declared: string): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    if (declared !== '' && Number(declared) > limit) {
+      reject(new TroupeError('PAYLOAD_TOO_LARGE', `the body is ${declared} bytes; the limit is ${limit}`));
+      return;
+    }
+    const chunks: Buffer[] = [];
+    let size = 0;
+    let failed = false;
+    res.onData((chunk, isLast) => {
+      if (failed) return;
+      size += chunk.byteLength;
+      if (size > limit) {
+        failed = true;
+        reject(new TroupeError('PAYLOAD_TOO_LARGE', `the body is larger than the limit of ${limit} bytes`));
+        return;
+      }
+      // The chunk's memory is reused after this callback: copy it.
+      chunks.push(Buffer.from(new Uint8Array(chunk)));
+      if (isLast) resolve(Buffer.concat(chunks, size));
+    });
+  });
+}
+
+function parseJson(raw: Buffer, contentType: string): unknown {
+  if (raw.length === 0) return undefined;
+  if (!JSON_TYPE.test(contentType)) {
+    throw new TroupeError('UNSUPPORTED_MEDIA_TYPE', `content-type ${contentType || '(none)'} is not application/json`);
+  }
+  try {
+    return JSON.parse(raw.toString('utf8')) as unknown;
+  } catch (err) {
+    throw new TroupeError('MALFORMED_JSON', `the body is not valid JSON: ${(err as Error).message}`);
+  }
+}
+
+/**
+ * Registers a route. The handler's result (or error, mapped through the error registry) is sent in one cork;
+ * an unexpected error is logged and answered 500 without details.
+ */
+export function route(
+  app: TemplatedApp,
+  method: Method,
+  pattern: string,
+  params: number,
+  handler: Handler,
+  options: RouteOptions,
+): void {
+  app[method](pattern, (res: HttpResponse, req: HttpRequest) => {
+    const started = performance.now();
+    let aborted = false;
+    res.onAborted(() => {
+      aborted = true;
+    });
+    const httpMethod = req.getMethod().toUpperCase();
+    const url = req.getUrl();
+    const query = req.getQuery() ?? '';
+    const values = Array.from({ length: params }, (_, i) => req.getParameter(i) ?? '');
+    const authorization = req.getHeader('authorization');
+    const contentType = req.getHeader('content-type');
+    const body = method === 'get' || method === 'del' ? Promise.resolve(Buffer.alloc(0)) : readBody(res, options.maxBodyBytes, req.getHeader('content-length'));
+    const ip = Buffer.from(res.getRemoteAddressAsText()).toString();
+    const finish = (reply: Reply) => {
+      send(res, reply, () => aborted);
+      options.observe?.(pattern, httpMethod, reply.status, (performance.now() - started) / 1000);
+    };
+    body
+      .then(async (raw) => {
+        const ctx: HttpContext = {
+          method: httpMethod,
+          route: pattern,
+          url,
+          query: new URLSearchParams(query),
+          params: values,
+          authorization,
+          ip,
+          body: parseJson(raw, contentType),
+        };
+        return handler(ctx);
+      })
+      .then(finish, (err: unknown) => finish(errorReply(err, options.logger, { method: httpMethod, url })));
+  });
+}

@@ -1,0 +1,95 @@
+import { Type, type TSchema } from '@sinclair/typebox';
+import { ERROR_CODES } from '../core/errors.js';
+import { RunRequestSchema, TestItemSchema, ExecutionContextSchema } from '../core/schemas.js';
+import { CONTEXTS, PRIORITIES, RUN_STATUSES, STATUSES } from '../core/statuses.js';
+import { CreateKeySchema } from './routes/admin.routes.js';
+import { CommandBodySchema } from './routes/executions.routes.js';
+
+/** The OpenAPI 3.1 document, generated from the same TypeBox schemas that validate requests. */
+
+const ErrorSchema = Type.Object({
+  error: Type.Object({
+    code: Type.Union(Object.keys(ERROR_CODES).map((c) => Type.Literal(c))),
+    message: Type.String(),
+    details: Type.Unknown(),
+  }),
+});
+const ExecutionCreateSchema = Type.Composite([TestItemSchema, Type.Object({ context: Type.Optional(ExecutionContextSchema) })], {
+  additionalProperties: false,
+});
+
+const strip = (schema: TSchema): unknown => JSON.parse(JSON.stringify(schema)) as unknown;
+const json = (schema: TSchema) => ({ content: { 'application/json': { schema: strip(schema) } } });
+const errors = (...statuses: number[]) =>
+  Object.fromEntries(statuses.map((s) => [String(s), { description: 'error', ...json(ErrorSchema) }]));
+const enumParam = (name: string, values: readonly string[]) => ({ name, in: 'query', schema: { type: 'string', enum: values } });
+const listParams = [
+  { name: 'limit', in: 'query', schema: { type: 'integer', minimum: 1, maximum: 1000, default: 50 } },
+  { name: 'cursor', in: 'query', schema: { type: 'string' } },
+  { name: 'createdAfter', in: 'query', schema: { type: 'string', format: 'date-time' } },
+  { name: 'createdBefore', in: 'query', schema: { type: 'string', format: 'date-time' } },
+];
+const idParam = { name: 'id', in: 'path', required: true, schema: { type: 'string' } };
+const ok = (description: string) => ({ description, content: { 'application/json': { schema: { type: 'object' } } } });
+const common = errors(401, 404, 429);
+
+export function openApiDocument(version: string) {
+  const command = (name: string, what: string) => ({
+    post: {
+      summary: what,
+      parameters: [idParam],
+      requestBody: { required: false, ...json(CommandBodySchema) },
+      responses: { [name === 'retry' ? '201' : '200']: ok('the execution'), ...common, ...errors(403, 409) },
+    },
+  });
+  return {
+    openapi: '3.1.0',
+    info: { title: 'Troupe', version, description: 'Test execution engine API' },
+    components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer', description: 'JWT or troupe_ API key' } } },
+    security: [{ bearer: [] }],
+    paths: {
+      '/v1/executions': {
+        post: {
+          summary: 'Create one execution',
+          requestBody: { required: true, ...json(ExecutionCreateSchema) },
+          responses: { '201': ok('the execution'), ...common, ...errors(400, 403, 413, 415) },
+        },
+        get: {
+          summary: 'List executions, newest first',
+          parameters: [...listParams, enumParam('status', STATUSES), enumParam('priority', PRIORITIES), enumParam('context', CONTEXTS),
+            { name: 'runId', in: 'query', schema: { type: 'string' } }, { name: 'owner', in: 'query', schema: { type: 'string' } }],
+          responses: { '200': ok('{ items, next }'), ...common, ...errors(400) },
+        },
+      },
+      '/v1/executions/{id}': { get: { summary: 'Get an execution', parameters: [idParam], responses: { '200': ok('the execution'), ...common } } },
+      '/v1/executions/{id}/steps': { get: { summary: 'Steps of an execution', parameters: [idParam], responses: { '200': ok('{ items }'), ...common } } },
+      '/v1/executions/{id}/events': { get: { summary: 'Transitions of an execution', parameters: [idParam], responses: { '200': ok('{ items, next }'), ...common } } },
+      '/v1/executions/{id}/cancel': command('cancel', 'Cancel (graceful stop)'),
+      '/v1/executions/{id}/pause': command('pause', 'Pause'),
+      '/v1/executions/{id}/resume': command('resume', 'Resume'),
+      '/v1/executions/{id}/abort': command('abort', 'Abort (forced stop, admin)'),
+      '/v1/executions/{id}/retry': command('retry', 'Run a finished execution again as a new execution (rerunOf)'),
+      '/v1/runs': {
+        post: {
+          summary: 'Submit a run',
+          requestBody: { required: true, ...json(RunRequestSchema) },
+          responses: { '201': ok('{ id, status, executionIds }'), '200': ok('an earlier run with the same idempotencyKey'), ...common, ...errors(400, 403, 409, 413, 415) },
+        },
+        get: { summary: 'List runs, newest first', parameters: [...listParams, enumParam('status', RUN_STATUSES), { name: 'owner', in: 'query', schema: { type: 'string' } }], responses: { '200': ok('{ items, next }'), ...common, ...errors(400) } },
+      },
+      '/v1/runs/{id}': { get: { summary: 'Get a run with live counts', parameters: [idParam], responses: { '200': ok('the run'), ...common } } },
+      '/v1/runs/{id}/executions': { get: { summary: "A run's executions", parameters: [idParam, ...listParams, enumParam('status', STATUSES)], responses: { '200': ok('{ items, next }'), ...common } } },
+      '/v1/runs/{id}/cancel': { post: { summary: 'Cancel a run', parameters: [idParam], responses: { '202': ok('cancelling'), ...common, ...errors(403, 409) } } },
+      '/v1/audit': { get: { summary: 'Audit log (admin)', parameters: [listParams[0]], responses: { '200': ok('{ items }'), ...common, ...errors(403) } } },
+      '/v1/keys': {
+        post: { summary: 'Create an API key (admin); the secret is shown once', requestBody: { required: true, ...json(CreateKeySchema) }, responses: { '201': ok('the key'), ...common, ...errors(400, 403) } },
+        get: { summary: 'List API keys (admin)', responses: { '200': ok('{ items }'), ...common, ...errors(403) } },
+      },
+      '/v1/keys/{id}': { delete: { summary: 'Revoke an API key (admin)', parameters: [idParam], responses: { '200': ok('revoked'), ...common, ...errors(403) } } },
+      '/v1/live': { get: { summary: 'Live channel (WebSocket upgrade); see docs/api.md', responses: { '101': { description: 'switching protocols' }, ...errors(401, 429) } } },
+      '/healthz': { get: { summary: 'Process is up', security: [], responses: { '200': ok('ok') } } },
+      '/readyz': { get: { summary: 'Store and bus reachable', security: [], responses: { '200': ok('ready'), '503': ok('not ready') } } },
+      '/metrics': { get: { summary: 'Prometheus metrics', security: [], responses: { '200': { description: 'text exposition' } } } },
+    },
+  };
+}

@@ -1,0 +1,128 @@
+import uWS, { type TemplatedApp, type us_listen_socket } from 'uWebSockets.js';
+import { readFileSync } from 'node:fs';
+import type { Config } from '../core/config.js';
+import { TroupeError } from '../core/errors.js';
+import type { Logger } from '../core/log.js';
+import type { Engine } from '../engine/create-engine.js';
+import type { Api } from './api-context.js';
+import { Authenticator } from './auth.js';
+import { errorReply, route, send, type Handler, type RouteRegistrar } from './http-kit.js';
+import { Metrics } from './metrics.js';
+import { openApiDocument } from './openapi.js';
+import { RateLimiter } from './rate-limit.js';
+import { adminRoutes } from './routes/admin.routes.js';
+import { executionRoutes } from './routes/executions.routes.js';
+import { runRoutes } from './routes/runs.routes.js';
+
+export interface ServerOptions {
+  engine: Engine;
+  config: Config;
+  logger: Logger;
+  /** Port to listen on; 0 picks a free one (read it back from `port`). */
+  port: number;
+  host?: string;
+}
+
+export interface Server {
+  readonly port: number;
+  readonly app: TemplatedApp;
+  readonly api: Api;
+  readonly metrics: Metrics;
+  /** Stops accepting, lets in-flight requests finish (up to `graceMs`), then closes the listen socket. */
+  close(graceMs?: number): Promise<void>;
+}
+
+const VERSION = (JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+
+/** The HTTP API on uWebSockets.js over an engine. */
+export async function startServer(options: ServerOptions): Promise<Server> {
+  const { engine, config, logger } = options;
+  const auth = await Authenticator.create({
+    store: engine.store,
+    audience: config.TROUPE_JWT_AUDIENCE,
+    ...(config.TROUPE_JWT_SECRET ? { secret: config.TROUPE_JWT_SECRET } : {}),
+    ...(config.TROUPE_JWT_PUBLIC_KEY ? { publicKey: config.TROUPE_JWT_PUBLIC_KEY } : {}),
+    ...(config.TROUPE_JWT_JWKS_URL ? { jwksUrl: config.TROUPE_JWT_JWKS_URL } : {}),
+  });
+  const limiter = new RateLimiter(config.API_RATE_LIMIT_PER_MINUTE);
+  const sweep = setInterval(() => limiter.sweep(), 60_000);
+  sweep.unref();
+  const api: Api = { coordinator: engine.coordinator, store: engine.store, auth, limiter, logger, config };
+  const metrics = new Metrics(engine.coordinator, engine.bus);
+  const stopRunMetrics = engine.coordinator.onRunFinished((run) =>
+    metrics.runDuration.observe({ status: run.status }, Math.max(0, run.finishedAt - run.createdAt) / 1000),
+  );
+  const app = uWS.App();
+  let inFlight = 0;
+  let draining = false;
+  const register: RouteRegistrar = (method, pattern, params, handler) => {
+    const counted: Handler = async (ctx) => {
+      if (draining) throw new TroupeError('ENGINE_STOPPED', 'the server is shutting down');
+      inFlight++;
+      try {
+        return await handler(ctx);
+      } finally {
+        inFlight--;
+      }
+    };
+    route(app, method, pattern, params, counted, {
+      maxBodyBytes: config.TROUPE_MAX_BODY_BYTES,
+      logger,
+      ...(config.METRICS_ENABLED
+        ? { observe: (r, m, status, seconds) => metrics.httpDuration.observe({ route: r, method: m, status }, seconds) }
+        : {}),
+    });
+  };
+
+  executionRoutes(api, register);
+  runRoutes(api, register);
+  adminRoutes(api, register);
+  register('get', '/healthz', 0, () => ({ status: 200, body: { status: 'ok' } }));
+  register('get', '/readyz', 0, async () => {
+    try {
+      await engine.store.getExecution('exe_00000000000000000000000000');
+      return { status: 200, body: { status: 'ready', store: engine.store.kind, bus: engine.bus.kind } };
+    } catch (err) {
+      logger.warn({ err }, 'readiness check failed');
+      return { status: 503, body: { status: 'not ready', store: 'unreachable' } };
+    }
+  });
+  const openapi = openApiDocument(VERSION);
+  register('get', '/openapi.json', 0, () => ({ status: 200, body: openapi }));
+  if (config.METRICS_ENABLED) {
+    register('get', '/metrics', 0, async () => ({
+      status: 200,
+      text: await metrics.registry.metrics(),
+      contentType: metrics.registry.contentType,
+    }));
+  }
+  app.any('/*', (res, req) => {
+    const reply = errorReply(new TroupeError('NOT_FOUND', `no route ${req.getMethod().toUpperCase()} ${req.getUrl()}`), logger);
+    send(res, reply, () => false);
+  });
+
+  const listenSocket = await new Promise<us_listen_socket>((resolve, reject) => {
+    app.listen(options.host ?? '0.0.0.0', options.port, (socket) => {
+      if (socket) resolve(socket);
+      else reject(new Error(`could not listen on port ${options.port}`));
+    });
+  });
+  const port = uWS.us_socket_local_port(listenSocket);
+  logger.info({ port }, 'listening');
+
+  return {
+    port,
+    app,
+    api,
+    metrics,
+    async close(graceMs = 10_000) {
+      draining = true;
+      uWS.us_listen_socket_close(listenSocket);
+      const deadline = Date.now() + graceMs;
+      while (inFlight > 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 10));
+      clearInterval(sweep);
+      stopRunMetrics();
+      metrics.close();
+    },
+  };
+}
