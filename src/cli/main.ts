@@ -1,5 +1,6 @@
 import { Command, CommanderError } from 'commander';
 import { TroupeError } from '../core/errors.js';
+import { remoteRunCommand, remoteStatusCommand } from './remote-run.js';
 import { runCommand } from './run.command.js';
 import { serveCommand } from './serve.command.js';
 import { statusCommand } from './status.command.js';
@@ -17,8 +18,14 @@ program
   .argument('<file>', 'a file holding a POST /v1/runs body, or a directory of such files')
   .option('--wait', 'wait until every execution has finished (always so in embedded mode)', true)
   .option('--junit <path>', 'write a JUnit XML report')
-  .action(async (file: string, opts: { wait?: boolean; junit?: string }) => {
-    process.exitCode = await runCommand(file, opts);
+  .option('--server <url>', 'submit to a Troupe server instead of running in-process (or TROUPE_SERVER)')
+  .option('--token <token>', 'API key or JWT for --server (or TROUPE_TOKEN)')
+  .action(async (file: string, opts: { wait?: boolean; junit?: string; server?: string; token?: string }) => {
+    const server = opts.server ?? process.env.TROUPE_SERVER;
+    const token = opts.token ?? process.env.TROUPE_TOKEN;
+    process.exitCode = server
+      ? await remoteRunCommand(file, { server, ...(token ? { token } : {}), ...(opts.junit ? { junit: opts.junit } : {}) })
+      : await runCommand(file, opts);
   });
 
 program
@@ -33,8 +40,12 @@ program
   .command('status')
   .description("show an execution's or a run's status from the local data dir")
   .argument('<id>', 'execution id (exe_…) or run id (run_…)')
-  .action(async (id: string) => {
-    process.exitCode = await statusCommand(id);
+  .option('--server <url>', 'ask a Troupe server instead of the local data dir (or TROUPE_SERVER)')
+  .option('--token <token>', 'API key or JWT for --server (or TROUPE_TOKEN)')
+  .action(async (id: string, opts: { server?: string; token?: string }) => {
+    const server = opts.server ?? process.env.TROUPE_SERVER;
+    const token = opts.token ?? process.env.TROUPE_TOKEN;
+    process.exitCode = server ? await remoteStatusCommand(id, { server, ...(token ? { token } : {}) }) : await statusCommand(id);
   });
 
 try {
@@ -48,7 +59,7 @@ try {
     if (Array.isArray(details) && details.length > 1) {
       for (const d of details) process.stderr.write(`  ${d.path ?? ''} ${d.message ?? ''}\n`);
     }
-    process.exitCode = err.code === 'QUEUE_FULL' || err.code === 'ENGINE_STOPPED' ? 1 : 2;
+    process.exitCode = ['QUEUE_FULL', 'ENGINE_STOPPED', 'SERVER_UNREACHABLE', 'INTERNAL'].includes(err.code) ? 1 : 2;
   } else {
     process.stderr.write(`troupe: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
     process.exitCode = 1;

@@ -1,13 +1,12 @@
-import { writeFile } from 'node:fs/promises';
 import type { TransitionEvent } from '../bus/bus.port.js';
 import { loadConfig } from '../core/config.js';
 import { createLogger } from '../core/log.js';
-import { STATUSES, type Status } from '../core/statuses.js';
 import { createEngine } from '../engine/create-engine.js';
-import { toJunitXml, type ReportCase } from '../report/junit.js';
+import type { ReportCase } from '../report/junit.js';
 import type { Store } from '../store/store.port.js';
 import { Progress } from './progress.js';
 import { readRunFile } from './run-file.js';
+import { finishRun, reportCase } from './summary.js';
 
 export interface RunCommandOptions {
   wait?: boolean;
@@ -57,18 +56,8 @@ export async function runCommand(path: string, options: RunCommandOptions): Prom
     if (typeof status === 'number') return status;
     unsubscribe();
     const cases = await reportCases(engine.store, run.executionIds);
-    const counts = new Map<Status, number>();
-    for (const c of cases) counts.set(c.status, (counts.get(c.status) ?? 0) + 1);
-    const tally = STATUSES.filter((s) => counts.has(s)).map((s) => `${s} ${counts.get(s)}`).join(', ');
-    out(`Run ${run.id} ${status} in ${((Date.now() - started) / 1000).toFixed(2)} s: ${tally}`);
-    const passed = counts.get('PASSED') ?? 0;
-    const skipped = (counts.get('SKIPPED') ?? 0) + (counts.get('CANCELLED') ?? 0);
-    out(`${passed} passed, ${cases.length - passed - skipped} failed, ${skipped} skipped`);
-    if (options.junit) {
-      await writeFile(options.junit, toJunitXml({ name: typeof body.name === 'string' ? body.name : run.id, id: run.id, cases }));
-      out(`JUnit report written to ${options.junit}`);
-    }
-    return status === 'PASSED' ? 0 : 1;
+    const name = typeof body.name === 'string' ? body.name : run.id;
+    return await finishRun(out, { id: run.id, name, status, startedAt: started }, cases, options.junit);
   } finally {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
@@ -81,21 +70,8 @@ async function reportCases(store: Store, executionIds: string[]): Promise<Report
   for (const id of executionIds) {
     const execution = await store.getExecution(id);
     if (!execution) continue;
-    const events = await store.listEvents(id);
-    const last = events[events.length - 1];
-    const firstRun = events.find((e) => e.to === 'RUNNING');
-    const steps = (await store.listSteps(id)).filter((s) => s.attempt === execution.attempt);
-    const output = steps
-      .filter((s) => s.output || s.error)
-      .map((s) => `[${s.status}] ${s.name}${s.error ? `: ${s.error.message}` : ''}${s.output ? `\n${s.output}` : ''}`)
-      .join('\n');
-    cases.push({
-      name: execution.name,
-      status: execution.status,
-      durationMs: firstRun && last ? Math.max(0, last.at - firstRun.at) : 0,
-      reason: last?.reason ?? null,
-      ...(output ? { output } : {}),
-    });
+    const [events, steps] = await Promise.all([store.listEvents(id), store.listSteps(id)]);
+    cases.push(reportCase({ ...execution, events, steps }));
   }
   return cases;
 }

@@ -1,0 +1,139 @@
+import WebSocket from 'ws';
+import type { TransitionEvent } from '../bus/bus.port.js';
+import { TroupeError } from '../core/errors.js';
+import { isTerminal, type Status } from '../core/statuses.js';
+import type { ReportCase } from '../report/junit.js';
+import { ApiClient } from './api-client.js';
+import { Progress } from './progress.js';
+import { readRunFile } from './run-file.js';
+import { finishRun, reportCase } from './summary.js';
+
+interface LiveMessage {
+  op?: string;
+  topic?: string;
+  cursor?: number;
+  event?: TransitionEvent & { at: string | number };
+  error?: { code: string; message: string };
+}
+
+type Outcome = 'done' | 'dropped' | 'reset';
+
+/**
+ * Follows a run on the live channel until every execution is terminal. A dropped connection is resumed with
+ * `since` (no gap, no duplicate); a `reset` (history no longer retained) falls back to polling the run.
+ */
+async function follow(client: ApiClient, runId: string, total: number, onEvent: (e: TransitionEvent) => void): Promise<void> {
+  let cursor = 0;
+  const done = new Set<string>();
+  for (let failures = 0; failures < 30; ) {
+    const outcome = await new Promise<Outcome>((resolve, reject) => {
+      const ws = new WebSocket(client.liveUrl, { headers: client.headers });
+      ws.on('open', () => {
+        failures = 0;
+        ws.send(JSON.stringify({ op: 'subscribe', topics: [`run:${runId}`], since: cursor }));
+      });
+      ws.on('unexpected-response', (_req, res) => {
+        ws.terminate();
+        reject(new TroupeError(res.statusCode === 401 ? 'UNAUTHENTICATED' : 'SERVER_UNREACHABLE', `live channel refused: HTTP ${res.statusCode}`));
+      });
+      ws.on('message', (data: Buffer) => {
+        const message = JSON.parse(data.toString()) as LiveMessage;
+        if (message.op === 'reset') {
+          ws.close();
+          resolve('reset');
+        } else if (message.op === 'error') {
+          ws.close();
+          reject(new TroupeError('NOT_FOUND', `live channel: ${message.error?.message ?? 'error'}`));
+        } else if (message.event && typeof message.cursor === 'number') {
+          cursor = message.cursor;
+          const event = { ...message.event, at: Date.parse(String(message.event.at)) };
+          onEvent(event);
+          if (isTerminal(event.to)) done.add(event.executionId);
+          if (done.size >= total) {
+            ws.close();
+            resolve('done');
+          }
+        }
+      });
+      ws.on('close', () => resolve('dropped'));
+      ws.on('error', () => resolve('dropped'));
+    });
+    if (outcome === 'done') return;
+    if (outcome === 'reset') return poll(client, runId);
+    failures++;
+    await new Promise((resolve) => setTimeout(resolve, Math.min(5000, 100 * 2 ** failures)));
+  }
+  throw new TroupeError('SERVER_UNREACHABLE', 'lost the live channel too many times in a row');
+}
+
+async function poll(client: ApiClient, runId: string): Promise<void> {
+  for (;;) {
+    const { body } = await client.request<{ status: string }>('GET', `/v1/runs/${runId}`);
+    if (body.status !== 'PENDING' && body.status !== 'RUNNING') return;
+    await new Promise((resolve) => setTimeout(resolve, 500));
+  }
+}
+
+/** The run's final status: it is stored just after its last execution's terminal event. */
+async function finalRun(client: ApiClient, runId: string): Promise<{ status: string; name: string }> {
+  for (;;) {
+    const { body } = await client.request<{ status: string; name: string }>('GET', `/v1/runs/${runId}`);
+    if (body.status !== 'PENDING' && body.status !== 'RUNNING') return body;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+async function remoteCases(client: ApiClient, executionIds: string[]): Promise<ReportCase[]> {
+  const cases: ReportCase[] = [];
+  for (const id of executionIds) {
+    const [e, events, steps] = await Promise.all([
+      client.request<{ name: string; status: Status; attempt: number }>('GET', `/v1/executions/${id}`),
+      client.request<{ items: { to: Status; at: string; reason: string | null }[] }>('GET', `/v1/executions/${id}/events`),
+      client.request<{ items: { attempt: number; name: string; status: string; output?: string; error?: { message: string } }[] }>(
+        'GET',
+        `/v1/executions/${id}/steps`,
+      ),
+    ]);
+    cases.push(
+      reportCase({
+        ...e.body,
+        events: events.body.items.map((ev) => ({ ...ev, at: Date.parse(ev.at) })),
+        steps: steps.body.items,
+      }),
+    );
+  }
+  return cases;
+}
+
+/** `troupe run <file> --server URL`: submits through the API and follows the live channel. */
+export async function remoteRunCommand(path: string, options: { server: string; token?: string; junit?: string }): Promise<number> {
+  const out = (line: string) => process.stdout.write(`${line}\n`);
+  const body = await readRunFile(path);
+  body.context ??= 'CI_CD';
+  const client = new ApiClient(options.server, options.token);
+  const started = Date.now();
+  const { status, body: run } = await client.request<{ id: string; status: string; executionIds: string[] }>('POST', '/v1/runs', body);
+  const items = (body.items as { name: string }[] | undefined) ?? [];
+  const names = new Map(run.executionIds.map((id, i) => [id, items[i]?.name ?? id]));
+  out(`${status === 201 ? 'Submitted' : 'Resuming'} run ${run.id} on ${client.base}: ${run.executionIds.length} execution(s)`);
+  const progress = new Progress(run.executionIds.length, names, out);
+  try {
+    await follow(client, run.id, run.executionIds.length, (event) => progress.onTransition(event));
+  } finally {
+    progress.stop();
+  }
+  const final = await finalRun(client, run.id);
+  const cases = await remoteCases(client, run.executionIds);
+  const name = typeof body.name === 'string' ? body.name : final.name;
+  return finishRun(out, { id: run.id, name, status: final.status, startedAt: started }, cases, options.junit);
+}
+
+/** `troupe status <id> --server URL`. */
+export async function remoteStatusCommand(id: string, options: { server: string; token?: string }): Promise<number> {
+  const client = new ApiClient(options.server, options.token);
+  const path = id.startsWith('run_') ? `/v1/runs/${id}` : `/v1/executions/${id}`;
+  const { body } = await client.request<{ status: string }>('GET', path);
+  const events = id.startsWith('run_') ? undefined : (await client.request<{ items: unknown[] }>('GET', `${path}/events`)).body.items;
+  process.stdout.write(`${JSON.stringify(events ? { ...body, events } : body, null, 2)}\n`);
+  return ['FAILED', 'ERROR', 'TIMEOUT', 'ABORTED', 'CANCELLED'].includes(body.status) ? 1 : 0;
+}

@@ -1,0 +1,52 @@
+import { writeFile } from 'node:fs/promises';
+import { STATUSES, type Status } from '../core/statuses.js';
+import { toJunitXml, type ReportCase } from '../report/junit.js';
+
+/** What a report needs of one execution, from the local store or from the API. */
+export interface ExecutionFacts {
+  name: string;
+  status: Status;
+  attempt: number;
+  events: { to: Status; at: number; reason: string | null }[];
+  steps: { attempt: number; name: string; status: string; output?: string; error?: { message: string } }[];
+}
+
+export function reportCase(e: ExecutionFacts): ReportCase {
+  const last = e.events[e.events.length - 1];
+  const firstRun = e.events.find((ev) => ev.to === 'RUNNING');
+  const output = e.steps
+    .filter((s) => s.attempt === e.attempt && (s.output || s.error))
+    .map((s) => `[${s.status}] ${s.name}${s.error ? `: ${s.error.message}` : ''}${s.output ? `\n${s.output}` : ''}`)
+    .join('\n');
+  return {
+    name: e.name,
+    status: e.status,
+    durationMs: firstRun && last ? Math.max(0, last.at - firstRun.at) : 0,
+    reason: last?.reason ?? null,
+    ...(output ? { output } : {}),
+  };
+}
+
+/**
+ * Prints the summary (including the `N passed, N failed, N skipped` line CI parsers read), writes JUnit when
+ * asked, and returns the exit code: 0 when the run PASSED, 1 otherwise.
+ */
+export async function finishRun(
+  out: (line: string) => void,
+  run: { id: string; name: string; status: string; startedAt: number },
+  cases: ReportCase[],
+  junit: string | undefined,
+): Promise<number> {
+  const counts = new Map<Status, number>();
+  for (const c of cases) counts.set(c.status, (counts.get(c.status) ?? 0) + 1);
+  const tally = STATUSES.filter((s) => counts.has(s)).map((s) => `${s} ${counts.get(s)}`).join(', ');
+  out(`Run ${run.id} ${run.status} in ${((Date.now() - run.startedAt) / 1000).toFixed(2)} s: ${tally}`);
+  const passed = counts.get('PASSED') ?? 0;
+  const skipped = (counts.get('SKIPPED') ?? 0) + (counts.get('CANCELLED') ?? 0);
+  out(`${passed} passed, ${cases.length - passed - skipped} failed, ${skipped} skipped`);
+  if (junit) {
+    await writeFile(junit, toJunitXml({ name: run.name, id: run.id, cases }));
+    out(`JUnit report written to ${junit}`);
+  }
+  return run.status === 'PASSED' ? 0 : 1;
+}
