@@ -284,12 +284,13 @@ export class Coordinator {
   async submitRun(body: unknown, principal: Principal): Promise<SubmittedRun> {
     if (this.stopped) throw new TroupeError('ENGINE_STOPPED');
     const envelope = validate(RunEnvelopeSchema, body, 'run');
-    if (!envelope.items) {
-      throw new TroupeError('VALIDATION_FAILED', 'run: items are required (suites are not available yet)', {
-        details: [{ path: '/items', message: 'required' }],
+    if ((envelope.items === undefined) === (envelope.suiteId === undefined)) {
+      throw new TroupeError('VALIDATION_FAILED', 'run: give either items or suiteId', {
+        details: [{ path: '/items', message: 'exactly one of items and suiteId is required' }],
       });
     }
-    const items = envelope.items.map((item, i) => validateItem(item, i, this.options.runnable));
+    const given = envelope.items ?? (await this.suiteItems(envelope.suiteId as string, principal));
+    const items = given.map((item, i) => validateItem(item, i, this.options.runnable));
     const request: RunRequest = { ...envelope, items };
     const requestHash =
       request.idempotencyKey === undefined ? null : createHash('sha256').update(stableJson(request)).digest('hex');
@@ -376,6 +377,20 @@ export class Coordinator {
     await this.options.store.createExecution(record);
     this.begin(record);
     return record;
+  }
+
+  /** A suite's test cases as items, snapshotted now: later edits of the cases do not change this run. */
+  private async suiteItems(suiteId: string, principal: Principal): Promise<unknown[]> {
+    const suite = await this.options.store.getSuite(suiteId);
+    if (!suite || !canSee(principal, suite.owner)) throw new TroupeError('NOT_FOUND', `suite ${suiteId} not found`);
+    const items: unknown[] = [];
+    for (const id of suite.testCaseIds) {
+      const testCase = await this.options.store.getTestCase(id);
+      if (!testCase) throw new TroupeError('VALIDATION_FAILED', `suite ${suiteId}: test case ${id} no longer exists`);
+      items.push(testCase.item);
+    }
+    if (items.length === 0) throw new TroupeError('VALIDATION_FAILED', `suite ${suiteId} has no test cases`);
+    return items;
   }
 
   private newRecord(item: TestItem, run: RunRecord | null, principal: Principal, now: number): ExecutionRecord {

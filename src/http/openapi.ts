@@ -3,6 +3,7 @@ import { ERROR_CODES } from '../core/errors.js';
 import { RunRequestSchema, TestItemSchema, ExecutionContextSchema } from '../core/schemas.js';
 import { CONTEXTS, PRIORITIES, RUN_STATUSES, STATUSES } from '../core/statuses.js';
 import { CreateKeySchema } from './routes/admin.routes.js';
+import { SuiteBodySchema } from './routes/catalog.routes.js';
 import { CommandBodySchema } from './routes/executions.routes.js';
 
 /** The OpenAPI 3.1 document, generated from the same TypeBox schemas that validate requests. */
@@ -80,6 +81,24 @@ export function openApiDocument(version: string) {
       '/v1/runs/{id}': { get: { summary: 'Get a run with live counts', parameters: [idParam], responses: { '200': ok('the run'), ...common } } },
       '/v1/runs/{id}/executions': { get: { summary: "A run's executions", parameters: [idParam, ...listParams, enumParam('status', STATUSES)], responses: { '200': ok('{ items, next }'), ...common } } },
       '/v1/runs/{id}/cancel': { post: { summary: 'Cancel a run', parameters: [idParam], responses: { '202': ok('cancelling'), ...common, ...errors(403, 409) } } },
+      '/v1/testcases': {
+        post: { summary: 'Store a test case', requestBody: { required: true, ...json(TestItemSchema) }, responses: { '201': ok('the test case'), ...common, ...errors(400, 403) } },
+        get: { summary: 'List test cases', parameters: listParams.slice(0, 2), responses: { '200': ok('{ items, next }'), ...common } },
+      },
+      '/v1/testcases/{id}': {
+        get: { summary: 'Get a test case', parameters: [idParam], responses: { '200': ok('the test case'), ...common } },
+        put: { summary: 'Replace a test case (version + 1)', parameters: [idParam], requestBody: { required: true, ...json(TestItemSchema) }, responses: { '200': ok('the test case'), ...common, ...errors(400, 403, 409) } },
+        delete: { summary: 'Delete a test case', parameters: [idParam], responses: { '200': ok('deleted'), ...common, ...errors(403) } },
+      },
+      '/v1/suites': {
+        post: { summary: 'Store a suite of test cases', requestBody: { required: true, ...json(SuiteBodySchema) }, responses: { '201': ok('the suite'), ...common, ...errors(400, 403) } },
+        get: { summary: 'List suites', parameters: listParams.slice(0, 2), responses: { '200': ok('{ items, next }'), ...common } },
+      },
+      '/v1/suites/{id}': {
+        get: { summary: 'Get a suite', parameters: [idParam], responses: { '200': ok('the suite'), ...common } },
+        put: { summary: 'Replace a suite (version + 1)', parameters: [idParam], requestBody: { required: true, ...json(SuiteBodySchema) }, responses: { '200': ok('the suite'), ...common, ...errors(400, 403, 409) } },
+        delete: { summary: 'Delete a suite', parameters: [idParam], responses: { '200': ok('deleted'), ...common, ...errors(403) } },
+      },
       '/v1/audit': { get: { summary: 'Audit log (admin)', parameters: [listParams[0]], responses: { '200': ok('{ items }'), ...common, ...errors(403) } } },
       '/v1/keys': {
         post: { summary: 'Create an API key (admin); the secret is shown once', requestBody: { required: true, ...json(CreateKeySchema) }, responses: { '201': ok('the key'), ...common, ...errors(400, 403) } },

@@ -1,5 +1,7 @@
 import uWS, { type TemplatedApp, type us_listen_socket } from 'uWebSockets.js';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import type { Config } from '../core/config.js';
 import { TroupeError } from '../core/errors.js';
 import type { Logger } from '../core/log.js';
@@ -11,6 +13,7 @@ import { Metrics } from './metrics.js';
 import { openApiDocument } from './openapi.js';
 import { RateLimiter } from './rate-limit.js';
 import { adminRoutes } from './routes/admin.routes.js';
+import { catalogRoutes } from './routes/catalog.routes.js';
 import { executionRoutes } from './routes/executions.routes.js';
 import { runRoutes } from './routes/runs.routes.js';
 
@@ -32,7 +35,16 @@ export interface Server {
   close(graceMs?: number): Promise<void>;
 }
 
-const VERSION = (JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+/** The package version, from the nearest package.json above this module (src/ under tests, dist/src/ built). */
+function packageVersion(): string {
+  for (let dir = dirname(fileURLToPath(import.meta.url)); dir !== dirname(dir); dir = dirname(dir)) {
+    const file = join(dir, 'package.json');
+    if (existsSync(file)) return (JSON.parse(readFileSync(file, 'utf8')) as { version: string }).version;
+  }
+  return '0.0.0';
+}
+
+const VERSION = packageVersion();
 
 /** The HTTP API on uWebSockets.js over an engine. */
 export async function startServer(options: ServerOptions): Promise<Server> {
@@ -77,6 +89,7 @@ export async function startServer(options: ServerOptions): Promise<Server> {
   executionRoutes(api, register);
   runRoutes(api, register);
   adminRoutes(api, register);
+  catalogRoutes(api, register);
   register('get', '/healthz', 0, () => ({ status: 200, body: { status: 'ok' } }));
   register('get', '/readyz', 0, async () => {
     try {

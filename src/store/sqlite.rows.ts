@@ -1,6 +1,6 @@
 import type { TransitionRecord } from '../../machines/execution.machine.js';
 import type { RunStatus, Status } from '../core/statuses.js';
-import type { ApiKeyRecord, ExecutionRecord, Role, RunRecord } from './store.port.js';
+import type { ApiKeyRecord, ExecutionRecord, Role, RunRecord, SuiteRecord, TestCaseRecord } from './store.port.js';
 
 /** The SQLite schema and the mapping between its rows and the store port's records. */
 
@@ -33,6 +33,14 @@ CREATE TABLE IF NOT EXISTS steps (
   execution_id TEXT NOT NULL, attempt INTEGER NOT NULL, idx INTEGER NOT NULL, name TEXT NOT NULL,
   status TEXT NOT NULL, started_at INTEGER NOT NULL, duration_ms INTEGER NOT NULL, output TEXT, error TEXT,
   PRIMARY KEY (execution_id, attempt, idx)
+);
+CREATE TABLE IF NOT EXISTS testcases (
+  id TEXT PRIMARY KEY, owner TEXT NOT NULL, item TEXT NOT NULL, version INTEGER NOT NULL,
+  created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS suites (
+  id TEXT PRIMARY KEY, owner TEXT NOT NULL, name TEXT NOT NULL, testcase_ids TEXT NOT NULL, version INTEGER NOT NULL,
+  created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL
 );
 CREATE TABLE IF NOT EXISTS api_keys (
   id TEXT PRIMARY KEY, hash TEXT NOT NULL UNIQUE, owner TEXT NOT NULL, role TEXT NOT NULL, name TEXT NOT NULL,
@@ -166,5 +174,47 @@ export function toApiKey(row: ApiKeyRow): ApiKeyRecord {
     name: row.name,
     createdAt: row.created_at,
     revokedAt: row.revoked_at,
+  };
+}
+
+export interface TestCaseRow {
+  id: string;
+  owner: string;
+  item: string;
+  version: number;
+  created_at: number;
+  updated_at: number;
+}
+
+export function toTestCase(row: TestCaseRow): TestCaseRecord {
+  return {
+    id: row.id,
+    owner: row.owner,
+    item: JSON.parse(row.item) as TestCaseRecord['item'],
+    version: row.version,
+    createdAt: row.created_at,
+    updatedAt: row.updated_at,
+  };
+}
+
+export interface SuiteRow {
+  id: string;
+  owner: string;
+  name: string;
+  testcase_ids: string;
+  version: number;
+  created_at: number;
+  updated_at: number;
+}
+
+export function toSuite(row: SuiteRow): SuiteRecord {
+  return {
+    id: row.id,
+    owner: row.owner,
+    name: row.name,
+    testCaseIds: JSON.parse(row.testcase_ids) as string[],
+    version: row.version,
+    createdAt: row.created_at,
+    updatedAt: row.updated_at,
   };
 }

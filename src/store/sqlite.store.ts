@@ -12,6 +12,8 @@ import type {
   Page,
   RunFilter,
   RunRecord,
+  SuiteRecord,
+  TestCaseRecord,
   StoredEvent,
   StoredStep,
   Store,
@@ -22,6 +24,8 @@ import { decodeCursor, encodeCursor } from './cursor.js';
 import {
   SCHEMA,
   toApiKey,
+  toSuite,
+  toTestCase,
   toExecution,
   toRecord,
   toRun,
@@ -29,6 +33,8 @@ import {
   type EventRow,
   type ExecutionRow,
   type RunRow,
+  type SuiteRow,
+  type TestCaseRow,
 } from './sqlite.rows.js';
 
 export interface SqliteStoreOptions {
@@ -137,6 +143,20 @@ export class SqliteStore implements Store {
         'SELECT id, status FROM executions WHERE run_id = ? ORDER BY id',
       ),
       setRunStatus: db.prepare('UPDATE runs SET status = ?, updated_at = ? WHERE id = ?'),
+      insertTestCase: db.prepare(
+        'INSERT INTO testcases (id, owner, item, version, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?)',
+      ),
+      updateTestCase: db.prepare('UPDATE testcases SET item = ?, version = ?, updated_at = ? WHERE id = ? AND version = ?'),
+      getTestCase: db.prepare<[string], TestCaseRow>('SELECT * FROM testcases WHERE id = ?'),
+      deleteTestCase: db.prepare('DELETE FROM testcases WHERE id = ?'),
+      insertSuite: db.prepare(
+        'INSERT INTO suites (id, owner, name, testcase_ids, version, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)',
+      ),
+      updateSuite: db.prepare(
+        'UPDATE suites SET name = ?, testcase_ids = ?, version = ?, updated_at = ? WHERE id = ? AND version = ?',
+      ),
+      getSuite: db.prepare<[string], SuiteRow>('SELECT * FROM suites WHERE id = ?'),
+      deleteSuite: db.prepare('DELETE FROM suites WHERE id = ?'),
       insertApiKey: db.prepare(
         'INSERT INTO api_keys (id, hash, owner, role, name, created_at, revoked_at) VALUES (?, ?, ?, ?, ?, ?, ?)',
       ),
@@ -314,7 +334,7 @@ export class SqliteStore implements Store {
 
   /** Newest first by id (ULIDs sort by creation time), with time bounds and an opaque cursor. */
   private page<Row, T extends { id: string }>(
-    table: 'executions' | 'runs',
+    table: 'executions' | 'runs' | 'testcases' | 'suites',
     where: string[],
     args: (string | number)[],
     filter: { limit: number; cursor?: string | null; createdAfter?: number; createdBefore?: number },
@@ -401,6 +421,71 @@ export class SqliteStore implements Store {
     return settle(() => {
       this.stmt.setRunStatus.run(status, at, runId);
     });
+  }
+
+  saveTestCase(t: TestCaseRecord, expectedVersion?: number): Promise<WriteOutcome> {
+    return settle(() => {
+      if (expectedVersion === undefined) {
+        this.stmt.insertTestCase.run(t.id, t.owner, JSON.stringify(t.item), t.version, t.createdAt, t.updatedAt);
+        return 'applied';
+      }
+      const changed = this.stmt.updateTestCase.run(JSON.stringify(t.item), t.version, t.updatedAt, t.id, expectedVersion).changes;
+      if (changed === 1) return 'applied';
+      return this.stmt.getTestCase.get(t.id) ? 'conflict' : 'not_found';
+    });
+  }
+
+  getTestCase(id: string): Promise<TestCaseRecord | null> {
+    return settle(() => {
+      const row = this.stmt.getTestCase.get(id);
+      return row ? toTestCase(row) : null;
+    });
+  }
+
+  listTestCases(filter: { owner?: string; limit: number; cursor?: string | null }): Promise<Page<TestCaseRecord>> {
+    return settle(() => {
+      const where: string[] = [];
+      const args: (string | number)[] = [];
+      if (filter.owner !== undefined) addClause(where, args, 'owner = ?', filter.owner);
+      return this.page<TestCaseRow, TestCaseRecord>('testcases', where, args, filter, toTestCase);
+    });
+  }
+
+  deleteTestCase(id: string): Promise<boolean> {
+    return settle(() => this.stmt.deleteTestCase.run(id).changes === 1);
+  }
+
+  saveSuite(s: SuiteRecord, expectedVersion?: number): Promise<WriteOutcome> {
+    return settle(() => {
+      const ids = JSON.stringify(s.testCaseIds);
+      if (expectedVersion === undefined) {
+        this.stmt.insertSuite.run(s.id, s.owner, s.name, ids, s.version, s.createdAt, s.updatedAt);
+        return 'applied';
+      }
+      const changed = this.stmt.updateSuite.run(s.name, ids, s.version, s.updatedAt, s.id, expectedVersion).changes;
+      if (changed === 1) return 'applied';
+      return this.stmt.getSuite.get(s.id) ? 'conflict' : 'not_found';
+    });
+  }
+
+  getSuite(id: string): Promise<SuiteRecord | null> {
+    return settle(() => {
+      const row = this.stmt.getSuite.get(id);
+      return row ? toSuite(row) : null;
+    });
+  }
+
+  listSuites(filter: { owner?: string; limit: number; cursor?: string | null }): Promise<Page<SuiteRecord>> {
+    return settle(() => {
+      const where: string[] = [];
+      const args: (string | number)[] = [];
+      if (filter.owner !== undefined) addClause(where, args, 'owner = ?', filter.owner);
+      return this.page<SuiteRow, SuiteRecord>('suites', where, args, filter, toSuite);
+    });
+  }
+
+  deleteSuite(id: string): Promise<boolean> {
+    return settle(() => this.stmt.deleteSuite.run(id).changes === 1);
   }
 
   createApiKey(key: ApiKeyRecord): Promise<void> {

@@ -96,6 +96,27 @@ export interface AuditEntry {
 
 export type Role = 'viewer' | 'runner' | 'admin';
 
+/** A stored test case: a test item kept once and referenced by id. `version` increases on each update. */
+export interface TestCaseRecord {
+  id: string;
+  owner: string;
+  item: TestItem;
+  version: number;
+  createdAt: number;
+  updatedAt: number;
+}
+
+/** A named, ordered list of test cases. */
+export interface SuiteRecord {
+  id: string;
+  owner: string;
+  name: string;
+  testCaseIds: string[];
+  version: number;
+  createdAt: number;
+  updatedAt: number;
+}
+
 /** An API key as stored: only the SHA-256 of the secret, never the secret itself. */
 export interface ApiKeyRecord {
   id: string;
@@ -160,6 +181,15 @@ export interface Store {
   /** A run's executions in creation (item) order with their statuses. */
   runMembers(runId: string): Promise<{ id: string; status: Status }[]>;
   setRunStatus(runId: string, status: RunStatus, at: number): Promise<void>;
+  /** Inserts or, when `expectedVersion` is given, replaces conditionally; the typed outcome says which. */
+  saveTestCase(testCase: TestCaseRecord, expectedVersion?: number): Promise<WriteOutcome>;
+  getTestCase(id: string): Promise<TestCaseRecord | null>;
+  listTestCases(filter: { owner?: string; limit: number; cursor?: string | null }): Promise<Page<TestCaseRecord>>;
+  deleteTestCase(id: string): Promise<boolean>;
+  saveSuite(suite: SuiteRecord, expectedVersion?: number): Promise<WriteOutcome>;
+  getSuite(id: string): Promise<SuiteRecord | null>;
+  listSuites(filter: { owner?: string; limit: number; cursor?: string | null }): Promise<Page<SuiteRecord>>;
+  deleteSuite(id: string): Promise<boolean>;
   createApiKey(key: ApiKeyRecord): Promise<void>;
   findApiKeyByHash(hash: string): Promise<ApiKeyRecord | null>;
   listApiKeys(): Promise<ApiKeyRecord[]>;
