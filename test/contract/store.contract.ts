@@ -3,6 +3,7 @@ import { newId } from '../../src/core/ids.js';
 import type { Status } from '../../src/core/statuses.js';
 import type { ExecutionRecord, Store, TransitionWrite } from '../../src/store/store.port.js';
 import { afterWrite, makeExecution, makeRunWithExecutions, step, writeFor } from './store.fixtures.js';
+import { storeCatalogTests } from './store.catalog.js';
 import { storeModelTests } from './store.model.js';
 import { storeQueryTests } from './store.queries.js';
 import type { StoreUnderTest } from './store.support.js';
@@ -339,5 +340,6 @@ export function storeContract(name: string, open: () => Promise<StoreUnderTest>)
     storeQueryTests(() => ({ store, sut }));
 
     storeModelTests(() => store);
+    storeCatalogTests(() => store);
   });
 }
