@@ -338,7 +338,8 @@ export class Coordinator {
   async submitExecution(body: unknown, principal: Principal): Promise<ExecutionRecord> {
     if (this.stopped) throw new TroupeError('ENGINE_STOPPED');
     const { context, ...rest } = (body !== null && typeof body === 'object' ? body : {}) as { context?: unknown };
-    const kind = validate(ExecutionContextSchema, context ?? 'API', 'execution context');
+    // Only an absent context defaults; `"context": null` is a wrong type like any other.
+    const kind = validate(ExecutionContextSchema, context === undefined ? 'API' : context, 'execution context');
     const item = validateItem(body === null || typeof body !== 'object' ? body : rest, 0, this.options.runnable);
     return this.admit(item, principal, kind, null);
   }

@@ -104,10 +104,38 @@ function readBody(res: HttpResponse, limit: number, declared: string): Promise<B
   });
 }
 
+/**
+ * Deepest nesting accepted in a body. Free-form fields (an http step's `body`, `expect.json` values) are not
+ * bounded by any schema, and every later JSON.stringify (store row, response, idempotency hash) recurses.
+ */
+export const MAX_JSON_DEPTH = 128;
+
+/** Whether `raw` nests arrays/objects deeper than `limit` (brackets inside strings do not count). */
+function nestsDeeperThan(raw: Buffer, limit: number): boolean {
+  let depth = 0;
+  let inString = false;
+  for (let i = 0; i < raw.length; i++) {
+    const c = raw[i];
+    if (inString) {
+      if (c === 0x5c) i++;
+      else if (c === 0x22) inString = false;
+    } else if (c === 0x22) inString = true;
+    else if (c === 0x5b || c === 0x7b) {
+      if (++depth > limit) return true;
+    } else if (c === 0x5d || c === 0x7d) depth--;
+  }
+  return false;
+}
+
 function parseJson(raw: Buffer, contentType: string): unknown {
   if (raw.length === 0) return undefined;
   if (!JSON_TYPE.test(contentType)) {
     throw new TroupeError('UNSUPPORTED_MEDIA_TYPE', `content-type ${contentType || '(none)'} is not application/json`);
+  }
+  if (nestsDeeperThan(raw, MAX_JSON_DEPTH)) {
+    throw new TroupeError('VALIDATION_FAILED', `the body nests deeper than ${MAX_JSON_DEPTH} levels`, {
+      details: [{ path: '/', message: `nesting deeper than ${MAX_JSON_DEPTH}` }],
+    });
   }
   try {
     return JSON.parse(raw.toString('utf8')) as unknown;

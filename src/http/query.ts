@@ -2,21 +2,25 @@ import { TroupeError } from '../core/errors.js';
 import { PRIORITIES, CONTEXTS, STATUSES, RUN_STATUSES } from '../core/statuses.js';
 import { decodeCursor } from '../store/cursor.js';
 
-type Kind = 'limit' | 'cursor' | 'time' | 'id' | readonly string[];
+/** A cursor of one list: another list's cursor (its ids have another prefix) is a 400. */
+type CursorKind = 'cursor:exe' | 'cursor:run' | 'cursor:tcs' | 'cursor:sui';
+type Kind = 'limit' | CursorKind | 'time' | 'id' | readonly string[];
 
 /** Query parameters an endpoint accepts and how each is checked. */
 export type QuerySpec = Record<string, Kind>;
 
-export const LIST_QUERY = { limit: 'limit', cursor: 'cursor', createdAfter: 'time', createdBefore: 'time' } as const;
+const TIME_RANGE = { limit: 'limit', createdAfter: 'time', createdBefore: 'time' } as const;
+export const EXECUTION_LIST_QUERY = { ...TIME_RANGE, cursor: 'cursor:exe' } as const;
+export const RUN_LIST_QUERY = { ...TIME_RANGE, cursor: 'cursor:run' } as const;
 export const EXECUTION_QUERY = {
-  ...LIST_QUERY,
+  ...EXECUTION_LIST_QUERY,
   status: STATUSES,
   priority: PRIORITIES,
   context: CONTEXTS,
   runId: 'id',
   owner: 'id',
 } as const satisfies QuerySpec;
-export const RUN_QUERY = { ...LIST_QUERY, status: RUN_STATUSES, owner: 'id' } as const satisfies QuerySpec;
+export const RUN_QUERY = { ...RUN_LIST_QUERY, status: RUN_STATUSES, owner: 'id' } as const satisfies QuerySpec;
 
 const ISO = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$/;
 
@@ -39,16 +43,14 @@ export function parseQuery(query: URLSearchParams, spec: QuerySpec): ParsedQuery
   const parsed: ParsedQuery = { limit: 50, values: {} };
   const seen = new Set<string>();
   for (const [name, value] of query) {
-    const kind = spec[name];
+    // Own properties only: `constructor`, `__proto__`, `toString`… are unknown parameters, not Object's members.
+    const kind = Object.hasOwn(spec, name) ? spec[name] : undefined;
     if (kind === undefined) bad(name, `unknown parameter (accepted: ${Object.keys(spec).join(', ') || 'none'})`);
     if (seen.has(name)) bad(name, 'given more than once');
     seen.add(name);
     if (kind === 'limit') {
       if (!/^\d{1,4}$/.test(value) || Number(value) < 1 || Number(value) > 1000) bad(name, 'must be an integer from 1 to 1000');
       parsed.limit = Number(value);
-    } else if (kind === 'cursor') {
-      if (decodeCursor(value) === null) bad(name, 'not a cursor this API returned');
-      parsed.cursor = value;
     } else if (kind === 'time') {
       const ms = Date.parse(value);
       if (!ISO.test(value) || Number.isNaN(ms)) bad(name, 'must be an ISO-8601 date-time');
@@ -57,6 +59,10 @@ export function parseQuery(query: URLSearchParams, spec: QuerySpec): ParsedQuery
     } else if (kind === 'id') {
       if (!/^[\w.:@-]{1,200}$/.test(value)) bad(name, 'not a valid id');
       parsed.values[name] = value;
+    } else if (typeof kind === 'string') {
+      // `cursor:<prefix>`: only a cursor of this list's ids.
+      if (decodeCursor(value)?.startsWith(`${kind.slice('cursor:'.length)}_`) !== true) bad(name, 'not a cursor this list returned');
+      parsed.cursor = value;
     } else {
       if (!kind.includes(value)) bad(name, `must be one of ${kind.join(', ')}`);
       parsed.values[name] = value;

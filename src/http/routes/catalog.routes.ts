@@ -53,8 +53,8 @@ function conflictOn(outcome: string, what: string): void {
 
 /** Test cases and suites (CRUD). Runs snapshot their definitions at submit. */
 export function catalogRoutes(api: Api, route: RouteRegistrar): void {
-  const list = (ctx: { query: URLSearchParams }, principal: Principal) => {
-    const q = parseQuery(ctx.query, { limit: 'limit', cursor: 'cursor' });
+  const list = (ctx: { query: URLSearchParams }, principal: Principal, kind: 'cursor:tcs' | 'cursor:sui') => {
+    const q = parseQuery(ctx.query, { limit: 'limit', cursor: kind });
     return { ...(isAdmin(principal) ? {} : { owner: principal.id }), limit: q.limit, cursor: q.cursor ?? null };
   };
 
@@ -68,7 +68,7 @@ export function catalogRoutes(api: Api, route: RouteRegistrar): void {
     return { status: 201, body: testCaseView(t) };
   }));
   route('get', '/v1/testcases', 0, authed(api, async (ctx, principal) => {
-    const page = await api.store.listTestCases(list(ctx, principal));
+    const page = await api.store.listTestCases(list(ctx, principal, 'cursor:tcs'));
     return { status: 200, body: { items: page.items.map(testCaseView), next: page.next } };
   }));
   route('get', '/v1/testcases/:id', 1, authed(api, async (ctx, principal) => {
@@ -103,7 +103,7 @@ export function catalogRoutes(api: Api, route: RouteRegistrar): void {
     return { status: 201, body: suiteView(s) };
   }));
   route('get', '/v1/suites', 0, authed(api, async (ctx, principal) => {
-    const page = await api.store.listSuites(list(ctx, principal));
+    const page = await api.store.listSuites(list(ctx, principal, 'cursor:sui'));
     return { status: 200, body: { items: page.items.map(suiteView), next: page.next } };
   }));
   route('get', '/v1/suites/:id', 1, authed(api, async (ctx, principal) => {

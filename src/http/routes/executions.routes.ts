@@ -78,7 +78,8 @@ export function executionRoutes(api: Api, route: RouteRegistrar): void {
       const rerun = await api.coordinator.retry(id, principal);
       return { status: 201, body: executionView(rerun) };
     }
-    const type = COMMANDS[command];
+    // Own properties only: POST …/constructor must not send Object as an event to the execution's actor.
+    const type = Object.hasOwn(COMMANDS, command) ? COMMANDS[command] : undefined;
     if (!type) throw new TroupeError('NOT_FOUND', `no command ${command}: use cancel, pause, resume, abort or retry`);
     requireRole(principal, type === 'ABORT' ? 'admin' : 'runner');
     await visibleExecution(api, id, principal);

@@ -4,7 +4,7 @@ import type { RunRecord } from '../../store/store.port.js';
 import { authed, type Api } from '../api-context.js';
 import { isAdmin, requireRole } from '../auth.js';
 import type { RouteRegistrar } from '../http-kit.js';
-import { LIST_QUERY, RUN_QUERY, parseQuery } from '../query.js';
+import { EXECUTION_LIST_QUERY, RUN_QUERY, parseQuery } from '../query.js';
 import { STATUSES } from '../../core/statuses.js';
 import { executionView, runView } from '../views.js';
 
@@ -43,7 +43,7 @@ export function runRoutes(api: Api, route: RouteRegistrar): void {
   }));
 
   route('get', '/v1/runs/:id/executions', 1, authed(api, async (ctx, principal) => {
-    const q = parseQuery(ctx.query, { ...LIST_QUERY, status: STATUSES });
+    const q = parseQuery(ctx.query, { ...EXECUTION_LIST_QUERY, status: STATUSES });
     const run = await visibleRun(api, ctx.params[0] as string, principal);
     const page = await api.store.listExecutions({
       runId: run.id,
