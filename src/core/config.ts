@@ -56,7 +56,8 @@ export const configSchema = z.object({
   WEBSOCKET_ENABLED: bool.default(D.WEBSOCKET_ENABLED),
   WEBSOCKET_MAX_CONNECTIONS: int(1, 1_000_000).default(D.WEBSOCKET_MAX_CONNECTIONS),
   WEBSOCKET_HEARTBEAT_INTERVAL: int(1, 3600).default(D.WEBSOCKET_HEARTBEAT_INTERVAL),
-  WEBSOCKET_CONNECTION_TIMEOUT: int(1, 86_400).default(D.WEBSOCKET_CONNECTION_TIMEOUT),
+  // uWebSockets.js accepts idle timeouts of 8–960 s only.
+  WEBSOCKET_CONNECTION_TIMEOUT: int(8, 960).default(D.WEBSOCKET_CONNECTION_TIMEOUT),
   METRICS_ENABLED: bool.default(D.METRICS_ENABLED),
   LOGGING_LEVEL: z
     .enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], {

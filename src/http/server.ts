@@ -9,6 +9,7 @@ import type { Engine } from '../engine/create-engine.js';
 import type { Api } from './api-context.js';
 import { Authenticator } from './auth.js';
 import { errorReply, route, send, type Handler, type RouteRegistrar } from './http-kit.js';
+import { startLiveChannel, type LiveOptions } from './live/channel.js';
 import { Metrics } from './metrics.js';
 import { openApiDocument } from './openapi.js';
 import { RateLimiter } from './rate-limit.js';
@@ -24,6 +25,8 @@ export interface ServerOptions {
   /** Port to listen on; 0 picks a free one (read it back from `port`). */
   port: number;
   host?: string;
+  /** Tuning of the live channel `/v1/live`. */
+  live?: LiveOptions;
 }
 
 export interface Server {
@@ -109,6 +112,7 @@ export async function startServer(options: ServerOptions): Promise<Server> {
       contentType: metrics.registry.contentType,
     }));
   }
+  const live = await startLiveChannel({ app, api, bus: engine.bus, metrics }, options.live);
   app.any('/*', (res, req) => {
     const reply = errorReply(new TroupeError('NOT_FOUND', `no route ${req.getMethod().toUpperCase()} ${req.getUrl()}`), logger);
     send(res, reply, () => false);
@@ -131,6 +135,7 @@ export async function startServer(options: ServerOptions): Promise<Server> {
     async close(graceMs = 10_000) {
       draining = true;
       uWS.us_listen_socket_close(listenSocket);
+      await live.close();
       const deadline = Date.now() + graceMs;
       while (inFlight > 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 10));
       clearInterval(sweep);

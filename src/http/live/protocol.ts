@@ -1,0 +1,112 @@
+import { Type } from '@sinclair/typebox';
+import { TroupeError } from '../../core/errors.js';
+import { validate } from '../../core/schemas.js';
+import type { StoredEvent } from '../../store/store.port.js';
+
+/** Live-channel wire format (SPEC §5 "Live channels", §7 "Live events"). */
+
+export type TopicKind = 'execution' | 'run' | 'user';
+
+export interface Topic {
+  kind: TopicKind;
+  id: string;
+  /** As the client wrote it: `<kind>:<id>`; the `topic` field of every message on it. */
+  name: string;
+  /** The uWebSockets.js topic: the id percent-encoded, so `/`, `+` and `#` in a user id mean nothing to uWS. */
+  key: string;
+}
+
+/** Every socket is subscribed to this uWS topic: heartbeats travel in order with the events. */
+export const BROADCAST_KEY = '$live';
+
+/** The largest topic list one message may carry. */
+export const MAX_TOPICS_PER_MESSAGE = 100;
+
+const TOPIC = /^(execution|run|user):(.+)$/;
+
+export function topic(kind: TopicKind, id: string): Topic {
+  return { kind, id, name: `${kind}:${id}`, key: `${kind}:${encodeURIComponent(id)}` };
+}
+
+const strict = { additionalProperties: false } as const;
+const TopicsSchema = Type.Array(Type.String({ pattern: TOPIC.source, minLength: 3, maxLength: 300 }), {
+  minItems: 1,
+  maxItems: MAX_TOPICS_PER_MESSAGE,
+});
+const SubscribeSchema = Type.Object(
+  {
+    op: Type.Literal('subscribe'),
+    topics: TopicsSchema,
+    since: Type.Optional(Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER })),
+  },
+  strict,
+);
+const UnsubscribeSchema = Type.Object({ op: Type.Literal('unsubscribe'), topics: TopicsSchema }, strict);
+
+export type ClientMessage =
+  | { op: 'subscribe'; topics: Topic[]; since: number | undefined }
+  | { op: 'unsubscribe'; topics: Topic[] };
+
+function toTopics(names: string[]): Topic[] {
+  const seen = new Map<string, Topic>();
+  for (const name of names) {
+    const match = TOPIC.exec(name);
+    if (match) seen.set(name, topic(match[1] as TopicKind, match[2] as string));
+  }
+  return [...seen.values()];
+}
+
+/** Parses one client message; anything malformed throws VALIDATION_FAILED naming the problem. */
+export function parseClientMessage(text: string, isBinary: boolean): ClientMessage {
+  if (isBinary) throw new TroupeError('VALIDATION_FAILED', 'send text frames holding JSON, not binary frames');
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (err) {
+    throw new TroupeError('VALIDATION_FAILED', `the message is not valid JSON: ${(err as Error).message}`);
+  }
+  const op = typeof value === 'object' && value !== null ? (value as { op?: unknown }).op : undefined;
+  if (op === 'subscribe') {
+    const msg = validate(SubscribeSchema, value, 'subscribe');
+    return { op, topics: toTopics(msg.topics), since: msg.since };
+  }
+  if (op === 'unsubscribe') {
+    const msg = validate(UnsubscribeSchema, value, 'unsubscribe');
+    return { op, topics: toTopics(msg.topics) };
+  }
+  throw new TroupeError('VALIDATION_FAILED', 'send an object with "op": "subscribe" or "unsubscribe"');
+}
+
+/** The JSON of a transition as live clients see it (SPEC §7); built once per event, shared by its topics. */
+export function eventJson(e: StoredEvent): string {
+  const r = e.record;
+  return JSON.stringify({
+    type: 'transition',
+    executionId: e.executionId,
+    runId: e.runId,
+    seq: r.seq,
+    from: r.from,
+    to: r.to,
+    event: r.event,
+    at: new Date(r.at).toISOString(),
+    attempt: r.attempt,
+    reason: r.reason,
+  });
+}
+
+/** `{ topic, cursor, event }` around an already serialised event. */
+export function eventMessage(topicName: string, cursor: number, json: string): string {
+  return `{"topic":${JSON.stringify(topicName)},"cursor":${cursor},"event":${json}}`;
+}
+
+/** The topics an event belongs to, in the order it is delivered on them. */
+export function topicsOf(e: StoredEvent, owner: string | undefined): Topic[] {
+  const topics = [topic('execution', e.executionId)];
+  if (e.runId !== null) topics.push(topic('run', e.runId));
+  if (owner !== undefined) topics.push(topic('user', owner));
+  return topics;
+}
+
+export function errorMessage(err: TroupeError, topicName?: string): string {
+  return JSON.stringify({ op: 'error', ...(topicName === undefined ? {} : { topic: topicName }), ...err.toJSON() });
+}
