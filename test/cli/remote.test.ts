@@ -1,0 +1,66 @@
+import { spawn } from 'node:child_process';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { tempDir } from '../helpers/engine.js';
+import { startTestServer } from '../helpers/server.js';
+
+const BIN = join(import.meta.dirname, '..', '..', 'bin', 'troupe.js');
+const dir = tempDir('troupe-remote-');
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+function troupe(args: string[], env: Record<string, string> = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [BIN, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
+    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+    child.on('exit', (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+describe('troupe run --server', () => {
+  it('submits through the API, follows the live channel and reports like the embedded mode', async () => {
+    await using s = await startTestServer({ EXECUTION_RETRY_DELAY_SECONDS: '0' }, {});
+    const token = await s.token('carol', ['runner']);
+    const file = join(dir, 'remote.json');
+    writeFileSync(
+      file,
+      JSON.stringify({
+        name: 'remote',
+        items: [
+          { name: 'ok', type: 'GENERIC', steps: [{ action: 'sleep', ms: 20 }] },
+          { name: 'broken', type: 'GENERIC', retry: { maxAttempts: 1 }, steps: [{ action: 'http', request: { method: 'GET', url: 'http://127.0.0.1:1/' } }] },
+        ],
+      }),
+    );
+    const junit = join(dir, 'remote.xml');
+    const { code, stdout, stderr } = await troupe(['run', file, '--server', s.url, '--junit', junit], { TROUPE_TOKEN: token });
+    expect(stderr).toBe('');
+    expect(stdout).toMatch(/Submitted run run_\w+ on http:\/\/127\.0\.0\.1:\d+: 2 execution\(s\)/);
+    expect(stdout).toMatch(/✓ ok PASSED/);
+    expect(stdout).toMatch(/✗ broken ERROR/);
+    expect(stdout).toContain('1 passed, 1 failed, 0 skipped');
+    expect(code).toBe(1);
+    const xml = readFileSync(junit, 'utf8');
+    expect(xml).toContain('tests="2"');
+    expect(xml).toContain('<error');
+    const runId = /run (run_\w+)/.exec(stdout)![1]!;
+    const status = await troupe(['status', runId, '--server', s.url, '--token', token]);
+    expect(JSON.parse(status.stdout)).toMatchObject({ id: runId, status: 'FAILED', counts: { PASSED: 1, ERROR: 1 } });
+    expect(status.code).toBe(1);
+  });
+
+  it('a bad token is a clear error with exit 2, and an unreachable server exit 1', async () => {
+    await using s = await startTestServer();
+    const file = join(dir, 'one.json');
+    writeFileSync(file, JSON.stringify({ items: [{ name: 'x', type: 'GENERIC', steps: [{ action: 'noop' }] }] }));
+    const bad = await troupe(['run', file, '--server', s.url, '--token', 'not-a-token']);
+    expect(bad.stderr).toMatch(/401/);
+    expect(bad.code).toBe(2);
+    const down = await troupe(['run', file, '--server', 'http://127.0.0.1:1', '--token', 'x']);
+    expect(down.stderr).toMatch(/cannot reach/);
+    expect(down.code).toBe(1);
+  });
+});
