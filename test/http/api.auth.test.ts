@@ -13,6 +13,7 @@ import {
   type SubmittedRun,
   type TestServer,
 } from '../helpers/server.js';
+import { refusedUpgrade } from './live.helpers.js';
 
 /** Authentication (JWT HS256/RS256, API keys), roles and rate limits over HTTP (SPEC §5). */
 
@@ -80,8 +81,10 @@ describe('JWT and API keys on an HS256 server', () => {
     ['an unknown API key', () => Promise.resolve(`troupe_${randomSecret()}`)],
   ];
 
-  it.each(bad)('%s → 401 UNAUTHENTICATED on reads and writes, nothing stored', async (_what, make) => {
+  it.each(bad)('%s → 401 UNAUTHENTICATED on reads, writes and the live-channel upgrade, nothing stored', async (_what, make) => {
     const token = await make();
+    expectError(await refusedUpgrade(s.wsUrl, { header: token }), 401, 'UNAUTHENTICATED');
+    expectError(await refusedUpgrade(s.wsUrl, { query: token }), 401, 'UNAUTHENTICATED');
     expectError(await s.request('GET', '/v1/executions', { token }), 401, 'UNAUTHENTICATED');
     expectError(await s.request('POST', '/v1/runs', { token, body: { items: [item('sneaky')] } }), 401, 'UNAUTHENTICATED');
     expectError(await s.request('GET', '/v1/audit', { token }), 401, 'UNAUTHENTICATED');
