@@ -354,14 +354,7 @@ export class Coordinator {
       });
     }
     const record = await this.admit(original.item, principal, original.context, original.id);
-    await this.options.store.appendAudit({
-      at: this.options.clock.now(),
-      principal: principal.id,
-      action: 'RETRY',
-      target: executionId,
-      source: principal.source ?? 'engine',
-      details: { rerun: record.id },
-    });
+    await this.audit(principal, 'RETRY', executionId, { rerun: record.id });
     return record;
   }
 
@@ -458,14 +451,7 @@ export class Coordinator {
     }
     const outcome = await write;
     if (outcome !== 'applied') throw new TroupeError('VERSION_CONFLICT', `execution ${executionId} changed concurrently`);
-    await this.options.store.appendAudit({
-      at: this.options.clock.now(),
-      principal: principal.id,
-      action: type,
-      target: executionId,
-      source: principal.source ?? 'engine',
-      ...(reason === undefined ? {} : { details: { reason } }),
-    });
+    await this.audit(principal, type, executionId, reason === undefined ? undefined : { reason });
     return actor.status;
   }
 
@@ -478,12 +464,18 @@ export class Coordinator {
       throw new TroupeError('ILLEGAL_TRANSITION', `the run is already ${run.status}`, { details: { status: run.status } });
     }
     supervisor.send({ type: 'cancel', actor: `user:${principal.id}`, reason: `run cancelled by ${principal.id}` });
-    await this.options.store.appendAudit({
+    await this.audit(principal, 'CANCEL_RUN', runId);
+  }
+
+  /** Records who did what to which, when and from where. */
+  private audit(principal: Principal, action: string, target: string, details?: unknown): Promise<void> {
+    return this.options.store.appendAudit({
       at: this.options.clock.now(),
       principal: principal.id,
-      action: 'CANCEL_RUN',
-      target: runId,
+      action,
+      target,
       source: principal.source ?? 'engine',
+      ...(details === undefined ? {} : { details }),
     });
   }
 

@@ -70,3 +70,13 @@ export function parseQuery(query: URLSearchParams, spec: QuerySpec): ParsedQuery
   }
   return parsed;
 }
+
+/** The paging part of a parsed list query, as the store takes it. */
+export function pageOf(q: ParsedQuery): { limit: number; cursor: string | null; createdAfter?: number; createdBefore?: number } {
+  return {
+    limit: q.limit,
+    cursor: q.cursor ?? null,
+    ...(q.createdAfter === undefined ? {} : { createdAfter: q.createdAfter }),
+    ...(q.createdBefore === undefined ? {} : { createdBefore: q.createdBefore }),
+  };
+}

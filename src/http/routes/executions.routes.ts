@@ -7,7 +7,7 @@ import type { ExecutionRecord } from '../../store/store.port.js';
 import { authed, type Api } from '../api-context.js';
 import { requireRole, isAdmin } from '../auth.js';
 import type { HttpContext, RouteRegistrar } from '../http-kit.js';
-import { EXECUTION_QUERY, parseQuery } from '../query.js';
+import { EXECUTION_QUERY, pageOf, parseQuery } from '../query.js';
 import { eventView, executionView, stepView } from '../views.js';
 
 export const CommandBodySchema = Type.Object({ reason: Type.Optional(Type.String({ maxLength: 1000 })) }, {
@@ -42,10 +42,7 @@ export function executionRoutes(api: Api, route: RouteRegistrar): void {
       ...v,
       // Not an admin: only your own, whatever `owner` says.
       ...(isAdmin(principal) ? {} : { owner: principal.id }),
-      limit: q.limit,
-      cursor: q.cursor ?? null,
-      ...(q.createdAfter === undefined ? {} : { createdAfter: q.createdAfter }),
-      ...(q.createdBefore === undefined ? {} : { createdBefore: q.createdBefore }),
+      ...pageOf(q),
     });
     return { status: 200, body: { items: page.items.map(executionView), next: page.next } };
   }));

@@ -4,7 +4,7 @@ import type { RunRecord } from '../../store/store.port.js';
 import { authed, type Api } from '../api-context.js';
 import { isAdmin, requireRole } from '../auth.js';
 import type { RouteRegistrar } from '../http-kit.js';
-import { EXECUTION_LIST_QUERY, RUN_QUERY, parseQuery } from '../query.js';
+import { EXECUTION_LIST_QUERY, RUN_QUERY, pageOf, parseQuery } from '../query.js';
 import { STATUSES } from '../../core/statuses.js';
 import { executionView, runView } from '../views.js';
 
@@ -27,10 +27,7 @@ export function runRoutes(api: Api, route: RouteRegistrar): void {
     const page = await api.store.listRuns({
       ...(q.values as { status?: never; owner?: string }),
       ...(isAdmin(principal) ? {} : { owner: principal.id }),
-      limit: q.limit,
-      cursor: q.cursor ?? null,
-      ...(q.createdAfter === undefined ? {} : { createdAfter: q.createdAfter }),
-      ...(q.createdBefore === undefined ? {} : { createdBefore: q.createdBefore }),
+      ...pageOf(q),
     });
     const items = await Promise.all(page.items.map(async (r) => runView(r, await api.store.runCounts(r.id))));
     return { status: 200, body: { items, next: page.next } };
@@ -48,10 +45,7 @@ export function runRoutes(api: Api, route: RouteRegistrar): void {
     const page = await api.store.listExecutions({
       runId: run.id,
       ...(q.values as { status?: never }),
-      limit: q.limit,
-      cursor: q.cursor ?? null,
-      ...(q.createdAfter === undefined ? {} : { createdAfter: q.createdAfter }),
-      ...(q.createdBefore === undefined ? {} : { createdBefore: q.createdBefore }),
+      ...pageOf(q),
     });
     return { status: 200, body: { items: page.items.map(executionView), next: page.next } };
   }));
