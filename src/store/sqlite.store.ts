@@ -69,8 +69,11 @@ function settle<T>(work: () => T): Promise<T> {
   }
 }
 
+/** A write waiting for the next group commit: a new execution or a transition. */
+type Op = { create: ExecutionRecord } | { transition: TransitionWrite };
+
 interface Pending {
-  write: TransitionWrite;
+  op: Op;
   resolve: (outcome: WriteOutcome) => void;
   reject: (err: unknown) => void;
 }
@@ -84,8 +87,8 @@ export class SqliteStore implements Store {
   private flushScheduled = false;
   private idleWaiters: (() => void)[] = [];
   private readonly stmt;
-  private readonly applyBatch: (writes: TransitionWrite[]) => WriteOutcome[];
-  private readonly applySingle: (write: TransitionWrite) => WriteOutcome;
+  private readonly applyBatch: (ops: Op[]) => WriteOutcome[];
+  private readonly applySingle: (op: Op) => WriteOutcome;
 
   constructor(options: SqliteStoreOptions) {
     if (options.file !== ':memory:') mkdirSync(dirname(options.file), { recursive: true });
@@ -95,8 +98,8 @@ export class SqliteStore implements Store {
     this.db.pragma('busy_timeout = 5000');
     this.db.exec(SCHEMA);
     this.maxBatch = options.maxBatch ?? 512;
-    this.applyBatch = this.db.transaction((writes: TransitionWrite[]) => writes.map((w) => this.applyOne(w)));
-    this.applySingle = this.db.transaction((write: TransitionWrite) => this.applyOne(write));
+    this.applyBatch = this.db.transaction((ops: Op[]) => ops.map((op) => this.applyOp(op)));
+    this.applySingle = this.db.transaction((op: Op) => this.applyOp(op));
     const db = this.db;
     this.stmt = {
       insertRun: db.prepare(
@@ -130,6 +133,7 @@ export class SqliteStore implements Store {
       eventsSince: db.prepare<[number, number], EventRow>(
         'SELECT * FROM events WHERE cursor > ? ORDER BY cursor LIMIT ?',
       ),
+      latestCursor: db.prepare<[], { cursor: number }>('SELECT COALESCE(MAX(cursor), 0) AS cursor FROM events'),
       listSteps: db.prepare<[string], Record<string, unknown>>(
         'SELECT * FROM steps WHERE execution_id = ? ORDER BY attempt, idx',
       ),
@@ -218,13 +222,18 @@ export class SqliteStore implements Store {
     })());
   }
 
-  createExecution(execution: ExecutionRecord): Promise<void> {
-    return settle(() => this.db.transaction(() => this.insertExecutionRow(execution))());
+  /** Group-committed with transitions: one fsync serves many concurrent submits. */
+  async createExecution(execution: ExecutionRecord): Promise<void> {
+    await this.enqueue({ create: execution });
   }
 
   applyTransition(write: TransitionWrite): Promise<WriteOutcome> {
+    return this.enqueue({ transition: write });
+  }
+
+  private enqueue(op: Op): Promise<WriteOutcome> {
     return new Promise((resolve, reject) => {
-      this.queue.push({ write, resolve, reject });
+      this.queue.push({ op, resolve, reject });
       if (this.queue.length >= this.maxBatch) this.commit();
       else if (!this.flushScheduled) {
         this.flushScheduled = true;
@@ -233,7 +242,7 @@ export class SqliteStore implements Store {
     });
   }
 
-  /** Commits every queued transition in one transaction; each write is checked on its own. */
+  /** Commits every queued write in one transaction; each transition is checked on its own. */
   private commit(): void {
     this.flushScheduled = false;
     const batch = this.queue;
@@ -241,13 +250,13 @@ export class SqliteStore implements Store {
     this.queue = [];
     let outcomes: WriteOutcome[];
     try {
-      outcomes = this.applyBatch(batch.map((p) => p.write));
+      outcomes = this.applyBatch(batch.map((p) => p.op));
     } catch {
       // Rare: a write failed and rolled its batch back. Apply each on its own, in order, so that only the
       // failing write is rejected.
       for (const p of batch) {
         try {
-          p.resolve(this.applySingle(p.write));
+          p.resolve(this.applySingle(p.op));
         } catch (err) {
           p.reject(err);
         }
@@ -256,6 +265,14 @@ export class SqliteStore implements Store {
     }
     batch.forEach((p, i) => p.resolve(outcomes[i] as WriteOutcome));
     this.notifyIdle();
+  }
+
+  private applyOp(op: Op): WriteOutcome {
+    if ('create' in op) {
+      this.insertExecutionRow(op.create);
+      return 'applied';
+    }
+    return this.applyOne(op.transition);
   }
 
   private applyOne(write: TransitionWrite): WriteOutcome {
@@ -368,6 +385,10 @@ export class SqliteStore implements Store {
         record: toRecord(row),
       })),
     );
+  }
+
+  latestCursor(): Promise<number> {
+    return settle(() => this.stmt.latestCursor.get()?.cursor ?? 0);
   }
 
   listSteps(executionId: string): Promise<StoredStep[]> {

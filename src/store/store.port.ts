@@ -171,6 +171,8 @@ export interface Store {
   listEvents(executionId: string): Promise<TransitionRecord[]>;
   /** Events after a global cursor, in cursor order. */
   eventsSince(cursor: number, limit: number): Promise<StoredEvent[]>;
+  /** The newest cursor in the event log (0 when it is empty). */
+  latestCursor(): Promise<number>;
   listSteps(executionId: string): Promise<StoredStep[]>;
   getRun(id: string): Promise<RunRecord | null>;
   findRunByIdempotencyKey(owner: string, key: string): Promise<RunRecord | null>;

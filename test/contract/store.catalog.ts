@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { newId } from '../../src/core/ids.js';
 import type { ApiKeyRecord, Store, SuiteRecord, TestCaseRecord } from '../../src/store/store.port.js';
+import { makeExecution } from './store.fixtures.js';
 
 /** Contract: test cases, suites and API keys (versioned, conditional, per owner). */
 export function storeCatalogTests(current: () => Store): void {
@@ -52,6 +53,16 @@ export function storeCatalogTests(current: () => Store): void {
       expect(await store.getSuite(suite.id)).toMatchObject({ name: 'renamed', testCaseIds: suite.testCaseIds, version: 2 });
       expect((await store.listSuites({ owner: 'bob', limit: 10 })).items).toHaveLength(0);
       expect(await store.deleteSuite(suite.id)).toBe(true);
+    });
+  });
+
+  describe('event log head', () => {
+    it('latestCursor is 0 on an empty log and then the newest cursor', async () => {
+      const store = current();
+      expect(await store.latestCursor()).toBe(0);
+      await store.createExecution(makeExecution());
+      const [only] = await store.eventsSince(0, 10);
+      expect(await store.latestCursor()).toBe(only!.cursor);
     });
   });
 

@@ -2,7 +2,7 @@ import { setImmediate as nextTurn } from 'node:timers/promises';
 import type { TemplatedApp } from 'uWebSockets.js';
 import type { Logger } from '../../core/log.js';
 import type { Store, StoredEvent } from '../../store/store.port.js';
-import { eventJson, eventMessage, topicsOf } from './protocol.js';
+import { BROADCAST_KEY, eventJson, eventMessage, topicsOf } from './protocol.js';
 
 /** An event of the log and the owner of its execution (undefined if the execution is gone). */
 export interface LogEntry {
@@ -22,28 +22,6 @@ export interface LiveHubOptions {
   afterBatch: () => void;
 }
 
-/**
- * The newest cursor in the event log, found with O(log n) indexed probes of `eventsSince(c, 1)` (the store port
- * has no "max cursor" query; cursors are positive and strictly increasing).
- */
-export async function newestCursor(store: Store): Promise<number> {
-  const after = async (c: number) => (await store.eventsSince(c, 1))[0]?.cursor;
-  // `lo` is always a stored cursor. Gallop until nothing lies after `hi`, then bisect (lo, hi].
-  let lo = await after(0);
-  if (lo === undefined) return 0;
-  let hi = 2 * lo;
-  for (let next = await after(hi); next !== undefined; next = await after(hi)) {
-    lo = next;
-    hi = 2 * lo;
-  }
-  while (lo < hi) {
-    const mid = Math.floor((lo + hi) / 2);
-    const next = await after(mid);
-    if (next === undefined) hi = mid;
-    else lo = next;
-  }
-  return lo;
-}
 
 /**
  * The single pump from the store's global event log to uWebSockets.js topics. Bus signals only say "read
@@ -66,7 +44,7 @@ export class LiveHub {
 
   /** A hub that publishes what is written from now on. */
   static async start(options: LiveHubOptions): Promise<LiveHub> {
-    return new LiveHub(options, await newestCursor(options.store));
+    return new LiveHub(options, await options.store.latestCursor());
   }
 
   /** The newest cursor published. */
@@ -128,6 +106,17 @@ export class LiveHub {
 
   private async publishNewEvents(): Promise<void> {
     const { app, batchSize, afterBatch } = this.options;
+    if (app.numSubscribers(BROADCAST_KEY) === 0) {
+      // Nobody is connected (every socket joins BROADCAST_KEY when it opens): nothing to read the log for. A
+      // socket that connects later replays from the store up to this cursor before it subscribes. The check is
+      // repeated after the await, in the same tick as the jump: a socket that opened meanwhile may be replaying
+      // up to the old cursor, and the events after it must then be published, not skipped.
+      const latest = await this.options.store.latestCursor();
+      if (app.numSubscribers(BROADCAST_KEY) === 0) {
+        this.published = Math.max(this.published, latest);
+        return;
+      }
+    }
     for (;;) {
       const entries = await this.read(this.published);
       if (this.stopped || entries.length === 0) return;
