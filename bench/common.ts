@@ -2,6 +2,7 @@
  * Shared by every scenario and by run.ts: the result shape, percentiles and output discipline.
  * A scenario writes exactly one JSON line to stdout (its result); everything else goes to stderr.
  */
+import { readFileSync } from 'node:fs';
 
 /** Percentiles of a latency sample, in milliseconds. */
 export interface LatencySummary {
@@ -30,6 +31,11 @@ export interface ScenarioResult {
   service?: LatencySummary;
   /** CPU time (user + system) of every process doing the work, over `wallMs`. */
   cpuMs: number;
+  /**
+   * Busy time of the whole machine over `wallMs` minus `cpuMs` (from /proc/stat, 10 ms ticks; null off Linux):
+   * other work that competed with the scenario, plus kernel work not charged to its processes (softirq, journal).
+   */
+  otherCpuMs?: number | null;
   /** How many of the n ended successfully; `allOk` when all did. */
   okCount: number;
   allOk: boolean;
@@ -85,6 +91,23 @@ export function preciseNow(): number {
 export function cpuMsSince(start: NodeJS.CpuUsage): number {
   const used = process.cpuUsage(start);
   return Math.round((used.user + used.system) / 1000);
+}
+
+/** Busy time of all cores since boot (user, nice, system, irq, softirq from /proc/stat), ms; null off Linux. */
+export function machineBusyMs(): number | null {
+  try {
+    const cpu = readFileSync('/proc/stat', 'utf8').split('\n', 1)[0] ?? '';
+    const [user = 0, nice = 0, system = 0, , , irq = 0, softirq = 0] = cpu.trim().split(/\s+/).slice(1).map(Number);
+    return (user + nice + system + irq + softirq) * 10;
+  } catch {
+    return null;
+  }
+}
+
+/** Machine busy time since `start` (a machineBusyMs() value) beyond the scenario's own `cpuMs`. */
+export function otherCpuMsSince(start: number | null, cpuMs: number): number | null {
+  const now = machineBusyMs();
+  return now === null || start === null ? null : now - start - cpuMs;
 }
 
 export function log(message: string): void {

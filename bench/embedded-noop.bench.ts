@@ -10,7 +10,7 @@ import { loadConfig } from '../src/core/config.js';
 import { createLogger } from '../src/core/log.js';
 import { isTerminal } from '../src/core/statuses.js';
 import { createEngine, type Engine } from '../src/engine/create-engine.js';
-import { CONCURRENCY, WARMUP_N, benchN, cpuMsSince, log, main, summarize, throughput, type ScenarioResult } from './common.js';
+import { CONCURRENCY, WARMUP_N, benchN, cpuMsSince, log, machineBusyMs, main, otherCpuMsSince, summarize, throughput, type ScenarioResult } from './common.js';
 
 const SCENARIO = 'embedded-noop';
 
@@ -23,6 +23,7 @@ interface Round {
   runId: string;
   passed: number;
   cpuMs: number;
+  otherCpuMs: number | null;
 }
 
 async function round(engine: Engine, n: number): Promise<Round> {
@@ -32,6 +33,7 @@ async function round(engine: Engine, n: number): Promise<Round> {
   const items = Array.from({ length: n }, (_, i) => ({ name: `noop-${i}`, type: 'GENERIC', steps: [{ action: 'noop' }] }));
   const body = { name: `bench ${n}`, items };
   try {
+    const machine = machineBusyMs();
     const cpu = process.cpuUsage();
     const start = performance.now();
     const run = await engine.coordinator.submitRun(body, { id: 'bench', roles: ['admin'] });
@@ -39,9 +41,10 @@ async function round(engine: Engine, n: number): Promise<Round> {
     const runStatus = await engine.coordinator.waitForRun(run.id);
     const wallMs = performance.now() - start;
     const cpuMs = cpuMsSince(cpu);
+    const otherCpuMs = otherCpuMsSince(machine, cpuMs);
     const members = await engine.store.runMembers(run.id);
     const passed = members.filter((m) => m.status === 'PASSED').length;
-    return { n, runStatus, submitMs, wallMs, events: events.filter((e) => e.runId === run.id), runId: run.id, passed, cpuMs };
+    return { n, runStatus, submitMs, wallMs, events: events.filter((e) => e.runId === run.id), runId: run.id, passed, cpuMs, otherCpuMs };
   } finally {
     unsubscribe();
   }
@@ -101,6 +104,7 @@ main(SCENARIO, async (): Promise<ScenarioResult> => {
       latency: summarize('queue: created (seq 1, PENDING) → RUNNING, transition `at`, ms', queue),
       service: summarize('RUNNING → terminal, transition `at`, ms', service),
       cpuMs: r.cpuMs,
+      otherCpuMs: r.otherCpuMs,
       okCount: r.passed,
       allOk: r.passed === n && r.runStatus === 'PASSED',
       details: {

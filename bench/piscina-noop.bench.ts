@@ -5,7 +5,7 @@
 import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { Piscina } from 'piscina';
-import { CONCURRENCY, WARMUP_N, benchN, cpuMsSince, log, main, preciseNow, summarize, throughput, type ScenarioResult } from './common.js';
+import { CONCURRENCY, WARMUP_N, benchN, cpuMsSince, log, machineBusyMs, main, otherCpuMsSince, preciseNow, summarize, throughput, type ScenarioResult } from './common.js';
 
 const SCENARIO = 'piscina-noop';
 /** The engine's WorkerPool default `tasksPerThread`. */
@@ -16,12 +16,14 @@ interface Round {
   queue: Float64Array;
   service: Float64Array;
   cpuMs: number;
+  otherCpuMs: number | null;
 }
 
 /** Keeps CONCURRENCY tasks in flight until n have finished. */
 function round(piscina: Piscina, n: number): Promise<Round> {
   const queue = new Float64Array(n);
   const service = new Float64Array(n);
+  const machine = machineBusyMs();
   const cpu = process.cpuUsage();
   const start = performance.now();
   let next = 0;
@@ -36,7 +38,10 @@ function round(piscina: Piscina, n: number): Promise<Round> {
         service[i] = preciseNow() - startedAt;
         done++;
         if (next < n) launch();
-        else if (done === n) resolve({ wallMs: performance.now() - start, queue, service, cpuMs: cpuMsSince(cpu) });
+        else if (done === n) {
+          const cpuMs = cpuMsSince(cpu);
+          resolve({ wallMs: performance.now() - start, queue, service, cpuMs, otherCpuMs: otherCpuMsSince(machine, cpuMs) });
+        }
       }).catch(reject);
     };
     for (let k = 0; k < Math.min(CONCURRENCY, n); k++) launch();
@@ -68,6 +73,7 @@ main(SCENARIO, async (): Promise<ScenarioResult> => {
       latency: summarize('submit (piscina.run, ≤50 in flight) → task start in worker, ms', r.queue),
       service: summarize('task start in worker → result on main thread, ms', r.service),
       cpuMs: r.cpuMs,
+      otherCpuMs: r.otherCpuMs,
       okCount: n,
       allOk: true,
       details: { tasksPerThread: TASKS_PER_THREAD, rssMiB: Math.round(process.memoryUsage().rss / 2 ** 20) },

@@ -1,17 +1,32 @@
 /**
- * Starts a throw-away `redis-server` on a free port, without persistence, for the BullMQ peer.
+ * Starts a throw-away `redis-server` on a free port for the BullMQ peers: without persistence, or with an
+ * append-only file fsynced on every write (in a fresh temporary directory, removed when it stops).
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { readFileSync } from 'node:fs';
+import { mkdtemp, readdir, rm, stat } from 'node:fs/promises';
 import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+/** `none`: `--save '' --appendonly no`. `aof`: `--save '' --appendonly yes --appendfsync always`. */
+export type RedisPersistence = 'none' | 'aof';
+
+export const PERSISTENCE_ARGS: Record<RedisPersistence, string[]> = {
+  none: ['--save', '', '--appendonly', 'no'],
+  aof: ['--save', '', '--appendonly', 'yes', '--appendfsync', 'always'],
+};
 
 export interface RedisServer {
   host: string;
   port: number;
   version: string;
+  persistence: RedisPersistence;
   /** CPU time the server has used so far (user + system, ms); null where /proc is not available. */
   cpuMs(): number | null;
+  /** Bytes of the files in its data directory (the append-only file); null without persistence. */
+  dataBytes(): Promise<number | null>;
   [Symbol.asyncDispose](): Promise<void>;
 }
 
@@ -71,14 +86,39 @@ function waitReady(child: ChildProcess, timeoutMs: number): Promise<void> {
   });
 }
 
-export async function startRedis(version: string): Promise<RedisServer> {
+/** Total size of the regular files under `dir` (Redis 7 keeps the AOF in `<dir>/appendonlydir/`). */
+async function bytesUnder(dir: string): Promise<number> {
+  let total = 0;
+  for (const entry of await readdir(dir, { withFileTypes: true })) {
+    const path = join(dir, entry.name);
+    if (entry.isDirectory()) total += await bytesUnder(path);
+    else if (entry.isFile()) total += (await stat(path)).size;
+  }
+  return total;
+}
+
+async function stop(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = once(child, 'exit');
+  child.kill('SIGTERM');
+  await exited;
+}
+
+export async function startRedis(version: string, persistence: RedisPersistence = 'none'): Promise<RedisServer> {
   const port = await freePort();
-  const args = ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--daemonize', 'no'];
+  const dir = persistence === 'none' ? null : await mkdtemp(join(tmpdir(), 'troupe-bench-redis-'));
+  const args = ['--port', String(port), '--bind', '127.0.0.1', ...PERSISTENCE_ARGS[persistence], '--daemonize', 'no'];
+  if (dir !== null) args.push('--dir', dir);
   const child = spawn('redis-server', args, { stdio: ['ignore', 'pipe', 'inherit'] });
+  const cleanup = async (): Promise<void> => {
+    await stop(child);
+    if (dir !== null) await rm(dir, { recursive: true, force: true });
+  };
   try {
     await waitReady(child, 10_000);
   } catch (err) {
     child.kill('SIGKILL');
+    await cleanup();
     throw err;
   }
   child.stdout?.resume(); // keep draining its log so it never blocks on a full pipe
@@ -86,12 +126,9 @@ export async function startRedis(version: string): Promise<RedisServer> {
     host: '127.0.0.1',
     port,
     version,
+    persistence,
     cpuMs: () => procCpuMs(child.pid),
-    async [Symbol.asyncDispose]() {
-      if (child.exitCode !== null || child.signalCode !== null) return;
-      const exited = once(child, 'exit');
-      child.kill('SIGTERM');
-      await exited;
-    },
+    dataBytes: () => (dir === null ? Promise.resolve(null) : bytesUnder(dir)),
+    [Symbol.asyncDispose]: cleanup,
   };
 }
