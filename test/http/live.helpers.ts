@@ -62,7 +62,26 @@ export class LiveClient {
     });
   }
 
-  static connect(base: string, credentials: Credentials): Promise<LiveClient> {
+  /**
+   * Connects and waits for a pong, so the connection is known to carry frames. Known issue: now and then
+   * uWebSockets.js drops a freshly upgraded socket (1006, no frame received; about one in ten runs of the auth
+   * file on this machine). Clients reconnect — `troupe run --server` does, with `since` — and so does this
+   * helper, at most twice, only for that case.
+   */
+  static async connect(base: string, credentials: Credentials): Promise<LiveClient> {
+    for (let attempt = 1; ; attempt++) {
+      const client = await LiveClient.open(base, credentials);
+      const alive = await new Promise<boolean>((resolve) => {
+        client.socket.once('pong', () => resolve(true));
+        client.socket.once('close', () => resolve(false));
+        client.socket.ping();
+      });
+      if (alive) return client;
+      if (attempt === 3 || client.closed?.code !== 1006) throw new Error(`closed ${JSON.stringify(client.closed)} right after the upgrade`);
+    }
+  }
+
+  private static open(base: string, credentials: Credentials): Promise<LiveClient> {
     return new Promise((resolve, reject) => {
       const socket = new WebSocket(liveUrl(base, credentials), { headers: headers(credentials) });
       const client = new LiveClient(socket);
