@@ -140,9 +140,14 @@ describe('troupe run (embedded)', () => {
     const child = spawn(process.execPath, [BIN, 'run', path], { env, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
+    let signalled = false;
     child.stdout.on('data', (c: Buffer) => {
       stdout += c.toString();
-      if (stdout.includes('Submitted')) child.kill('SIGTERM');
+      // Once: a second SIGTERM during shutdown would (deliberately) kill the process outright.
+      if (!signalled && stdout.includes('Submitted')) {
+        signalled = true;
+        child.kill('SIGTERM');
+      }
     });
     child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
     const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
