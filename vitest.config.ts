@@ -8,5 +8,8 @@ export default defineConfig({
     pool: 'forks',
     // Two cores: integration files spawn worker threads and child processes of their own.
     maxWorkers: 2,
+    // Node 20.19+ enables require(esm); its loader path (isGraphAsync) was seen to abort a test process with a
+    // V8 fatal error while modules loaded concurrently. Nothing here needs require(esm).
+    execArgv: ['--no-experimental-require-module'],
   },
 });
