@@ -99,11 +99,6 @@ export class ExecutionActor {
     return this.jobId;
   }
 
-  /** Whether `type` is legal in the current status (guards included). */
-  can(type: EventType): boolean {
-    return this.ref.getSnapshot().can({ type, at: this.host.clock.now(), actor: 'probe' });
-  }
-
   /**
    * Applies a lifecycle event. Returns null when it is illegal in the current status (nothing changes),
    * else the outcome of its conditional write.

@@ -10,18 +10,14 @@
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { loadConfig } from '../src/core/config.js';
-import { createLogger } from '../src/core/log.js';
-import { createEngine, type Engine } from '../src/engine/create-engine.js';
+import type { Engine } from '../src/engine/create-engine.js';
 import { issueApiKey } from '../src/http/auth.js';
 import { startServer } from '../src/http/server.js';
 import { startBare } from './http-bare.js';
 import type { LoadRequest, LoadSummary } from './http-load.js';
 import { cpuMsSince, log, machineBusyMs, main, otherCpuMsSince, type ScenarioResult } from './common.js';
+import { startServiceEngine } from './service-engine.js';
 
 const SCENARIO = 'http-api';
 const ITEM = JSON.stringify({ name: 'bench noop', type: 'GENERIC', steps: [{ action: 'noop' }] });
@@ -74,17 +70,8 @@ main(SCENARIO, async (): Promise<ScenarioResult> => {
   const measureSeconds = seconds('BENCH_HTTP_SECONDS', 10);
   const warmupSeconds = seconds('BENCH_HTTP_WARMUP_SECONDS', 2);
   const connections = seconds('BENCH_HTTP_CONNECTIONS', 50);
-  const dataDir = await mkdtemp(join(tmpdir(), 'troupe-bench-http-'));
-  const config = loadConfig({
-    TROUPE_DATA_DIR: dataDir,
-    API_RATE_LIMIT_PER_MINUTE: '10000000',
-    QUEUE_MAX_QUEUE_SIZE: '10000000',
-    LOGGING_LEVEL: 'warn',
-    // Passed through so the durability level can be compared; unset means the product default (FULL).
-    TROUPE_STORE_SYNC: process.env.TROUPE_STORE_SYNC,
-  });
-  const logger = createLogger(config.LOGGING_LEVEL);
-  const engine = await createEngine(config, logger);
+  const service = await startServiceEngine('troupe-bench-http-');
+  const { engine, config, logger } = service;
   const loader = fork(fileURLToPath(new URL('./http-load.js', import.meta.url)), [], { stdio: ['ignore', 2, 'inherit', 'ipc'] });
   let closeServer: (() => Promise<void>) | undefined;
   let closeBare: (() => void) | undefined;
@@ -184,7 +171,6 @@ main(SCENARIO, async (): Promise<ScenarioResult> => {
     loader.disconnect();
     closeBare?.();
     await closeServer?.();
-    await engine.close();
-    await rm(dataDir, { recursive: true, force: true });
+    await service.close();
   }
 });

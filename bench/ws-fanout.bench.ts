@@ -12,18 +12,13 @@
  * Env: BENCH_WS_ITEMS (N, default 300), BENCH_WS_SUBSCRIBERS (default 1000), BENCH_WS_CLIENT_PROCS (default 1),
  * BENCH_WS_LEAD_MS (default 2000). BENCH_N is not used.
  */
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { loadConfig } from '../src/core/config.js';
-import { createLogger } from '../src/core/log.js';
-import { createEngine } from '../src/engine/create-engine.js';
 import { issueApiKey } from '../src/http/auth.js';
 import { startServer } from '../src/http/server.js';
 import { cpuMsSince, log, machineBusyMs, main, otherCpuMsSince, preciseNow, summarize, type LatencySummary, type ScenarioResult } from './common.js';
 import type { Collected } from './ws-clients.js';
 import { Subscribers } from './ws-subscribers.js';
 import { startWsPeer } from './ws-peer.js';
+import { startServiceEngine } from './service-engine.js';
 
 const SCENARIO = 'ws-fanout';
 const WARMUP_ITEMS = 50;
@@ -103,16 +98,8 @@ main(SCENARIO, async (): Promise<ScenarioResult> => {
   const subscribers = whole('BENCH_WS_SUBSCRIBERS', 1000);
   const procs = whole('BENCH_WS_CLIENT_PROCS', 1);
   const leadMs = whole('BENCH_WS_LEAD_MS', 2000);
-  const dataDir = await mkdtemp(join(tmpdir(), 'troupe-bench-ws-'));
-  const config = loadConfig({
-    TROUPE_DATA_DIR: dataDir,
-    API_RATE_LIMIT_PER_MINUTE: '10000000',
-    QUEUE_MAX_QUEUE_SIZE: '10000000',
-    LOGGING_LEVEL: 'warn',
-    TROUPE_STORE_SYNC: process.env.TROUPE_STORE_SYNC,
-  });
-  const logger = createLogger(config.LOGGING_LEVEL);
-  const engine = await createEngine(config, logger);
+  const service = await startServiceEngine('troupe-bench-ws-');
+  const { engine, config, logger } = service;
   // The subscribers split over `procs` processes, plus the probe alone in one more.
   const sizes = Array.from({ length: procs }, (_, i) => Math.floor((subscribers - 1 + i) / procs));
   const clients = new Subscribers([...sizes, 1]);
@@ -214,7 +201,6 @@ main(SCENARIO, async (): Promise<ScenarioResult> => {
   } finally {
     clients.close();
     await closeServer?.();
-    await engine.close();
-    await rm(dataDir, { recursive: true, force: true });
+    await service.close();
   }
 });

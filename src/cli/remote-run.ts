@@ -6,7 +6,7 @@ import type { ReportCase } from '../report/junit.js';
 import { ApiClient } from './api-client.js';
 import { Progress } from './progress.js';
 import { readRunFile } from './run-file.js';
-import { finishRun, reportCase } from './summary.js';
+import { finishRun, reportCase, statusExitCode } from './summary.js';
 
 interface LiveMessage {
   op?: string;
@@ -135,5 +135,5 @@ export async function remoteStatusCommand(id: string, options: { server: string;
   const { body } = await client.request<{ status: string }>('GET', path);
   const events = id.startsWith('run_') ? undefined : (await client.request<{ items: unknown[] }>('GET', `${path}/events`)).body.items;
   process.stdout.write(`${JSON.stringify(events ? { ...body, events } : body, null, 2)}\n`);
-  return ['FAILED', 'ERROR', 'TIMEOUT', 'ABORTED', 'CANCELLED'].includes(body.status) ? 1 : 0;
+  return statusExitCode(body.status);
 }

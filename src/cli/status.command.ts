@@ -2,6 +2,7 @@ import { join } from 'node:path';
 import { loadConfig } from '../core/config.js';
 import { TroupeError } from '../core/errors.js';
 import { SqliteStore } from '../store/sqlite.store.js';
+import { statusExitCode } from './summary.js';
 
 /** `troupe status <id>`: an execution's or a run's status from the embedded store. */
 export async function statusCommand(id: string): Promise<number> {
@@ -13,13 +14,13 @@ export async function statusCommand(id: string): Promise<number> {
       if (!run) throw new TroupeError('NOT_FOUND', `run ${id} not found in ${config.TROUPE_DATA_DIR}`);
       const counts = await store.runCounts(id);
       process.stdout.write(`${JSON.stringify({ id: run.id, name: run.name, status: run.status, total: run.total, counts }, null, 2)}\n`);
-      return run.status === 'PASSED' || run.status === 'PENDING' || run.status === 'RUNNING' ? 0 : 1;
+      return statusExitCode(run.status);
     }
     const execution = await store.getExecution(id);
     if (!execution) throw new TroupeError('NOT_FOUND', `execution ${id} not found in ${config.TROUPE_DATA_DIR}`);
     const { machine: _m, item: _i, ...shown } = execution;
     process.stdout.write(`${JSON.stringify({ ...shown, events: await store.listEvents(id) }, null, 2)}\n`);
-    return execution.status === 'FAILED' || execution.status === 'ERROR' || execution.status === 'TIMEOUT' ? 1 : 0;
+    return statusExitCode(execution.status);
   } finally {
     await store.close();
   }

@@ -2,6 +2,16 @@ import { writeFile } from 'node:fs/promises';
 import { STATUSES, type Status } from '../core/statuses.js';
 import { toJunitXml, type ReportCase } from '../report/junit.js';
 
+const NOT_PASSING = new Set(['FAILED', 'ERROR', 'TIMEOUT', 'ABORTED', 'CANCELLED']);
+
+/**
+ * `troupe status` exit code for an execution or run status: 1 once it ended without passing, 0 while it is
+ * waiting or running and when it passed or was skipped. Local and `--server` answer alike.
+ */
+export function statusExitCode(status: string): number {
+  return NOT_PASSING.has(status) ? 1 : 0;
+}
+
 /** What a report needs of one execution, from the local store or from the API. */
 export interface ExecutionFacts {
   name: string;
