@@ -12,7 +12,7 @@ interface LiveMessage {
   op?: string;
   topic?: string;
   cursor?: number;
-  event?: TransitionEvent & { at: string | number };
+  event?: (TransitionEvent & { at: string | number }) | { type: 'step' };
   error?: { code: string; message: string };
 }
 
@@ -46,6 +46,7 @@ async function follow(client: ApiClient, runId: string, total: number, onEvent: 
           reject(new TroupeError('NOT_FOUND', `live channel: ${message.error?.message ?? 'error'}`));
         } else if (message.event && typeof message.cursor === 'number') {
           cursor = message.cursor;
+          if (message.event.type !== 'transition') return; // step events: the summary reads steps over REST
           const event = { ...message.event, at: Date.parse(String(message.event.at)) };
           onEvent(event);
           if (isTerminal(event.to)) done.add(event.executionId);

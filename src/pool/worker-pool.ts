@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import { Piscina } from 'piscina';
 import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
@@ -62,8 +63,13 @@ export class WorkerPool {
     const perThread = options.tasksPerThread ?? 16;
     this.graceMs = options.graceMs ?? 500;
     this.capacity = threads * perThread;
+    const filename = options.filename ?? defaultWorkerFile();
+    // Piscina would only fail inside each thread, and tasks would wait for threads that never come up.
+    if (!existsSync(filename)) {
+      throw new Error(`the worker thread entry ${filename} does not exist: run \`npm run build\` first`);
+    }
     this.piscina = new Piscina({
-      filename: options.filename ?? defaultWorkerFile(),
+      filename,
       minThreads: threads,
       maxThreads: threads,
       concurrentTasksPerWorker: perThread,

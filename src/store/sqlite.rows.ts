@@ -1,11 +1,21 @@
 import type { TransitionRecord } from '../../machines/execution.machine.js';
 import type { RunStatus, Status } from '../core/statuses.js';
-import type { ApiKeyRecord, ExecutionRecord, Role, RunRecord, SuiteRecord, TestCaseRecord } from './store.port.js';
+import type { PlainError } from '../core/errors.js';
+import type {
+  ApiKeyRecord,
+  ExecutionRecord,
+  Role,
+  RunRecord,
+  StepRecord,
+  SuiteRecord,
+  TestCaseRecord,
+} from './store.port.js';
 
 /** The SQLite schema and the mapping between its rows and the store port's records. */
 
-// events.cursor is a plain rowid (no AUTOINCREMENT, which costs a write per insert): rows are never deleted,
-// so rowids only grow.
+// The event log is two tables sharing one cursor sequence: `events` (transitions) and `step_events` (a step
+// finished; its details are the `steps` row it points at). Cursors are assigned by the store from one counter
+// (the single writer), so they strictly increase across both tables; rows are never deleted.
 export const SCHEMA = `
 CREATE TABLE IF NOT EXISTS runs (
   id TEXT PRIMARY KEY, name TEXT NOT NULL, status TEXT NOT NULL, owner TEXT NOT NULL,
@@ -28,6 +38,9 @@ CREATE TABLE IF NOT EXISTS events (
   cursor INTEGER PRIMARY KEY, execution_id TEXT NOT NULL, run_id TEXT, seq INTEGER NOT NULL,
   from_status TEXT, to_status TEXT NOT NULL, event TEXT NOT NULL, at INTEGER NOT NULL, attempt INTEGER NOT NULL,
   reason TEXT, actor TEXT NOT NULL, UNIQUE(execution_id, seq)
+);
+CREATE TABLE IF NOT EXISTS step_events (
+  cursor INTEGER PRIMARY KEY, execution_id TEXT NOT NULL, run_id TEXT, attempt INTEGER NOT NULL, idx INTEGER NOT NULL
 );
 CREATE TABLE IF NOT EXISTS steps (
   execution_id TEXT NOT NULL, attempt INTEGER NOT NULL, idx INTEGER NOT NULL, name TEXT NOT NULL,
@@ -138,6 +151,61 @@ export function toRun(row: RunRow): RunRecord {
     total: row.total,
     createdAt: row.created_at,
     updatedAt: row.updated_at,
+  };
+}
+
+/** One row of the merged event log: a transition (step columns null) or a step event (transition columns null). */
+export interface LogRow {
+  cursor: number;
+  kind: 'transition' | 'step';
+  execution_id: string;
+  run_id: string | null;
+  seq: number | null;
+  from_status: string | null;
+  to_status: string | null;
+  event: string | null;
+  at: number | null;
+  attempt: number;
+  reason: string | null;
+  actor: string | null;
+  idx: number | null;
+  name: string | null;
+  status: string | null;
+  started_at: number | null;
+  duration_ms: number | null;
+  output: string | null;
+  error: string | null;
+}
+
+const TRANSITION_COLUMNS = `e.cursor, 'transition' AS kind, e.execution_id, e.run_id, e.seq, e.from_status, e.to_status,
+  e.event, e.at, e.attempt, e.reason, e.actor, NULL AS idx, NULL AS name, NULL AS status, NULL AS started_at,
+  NULL AS duration_ms, NULL AS output, NULL AS error`;
+const STEP_COLUMNS = `x.cursor, 'step', x.execution_id, x.run_id, NULL, NULL, NULL, NULL, NULL, x.attempt, NULL, NULL,
+  s.idx, s.name, s.status, s.started_at, s.duration_ms, s.output, s.error`;
+
+/** The merged log after a cursor: each table's first `limit` rows (both are cursor-ordered), merged. */
+export const LOG_SINCE = `
+SELECT * FROM (
+  SELECT * FROM (SELECT ${TRANSITION_COLUMNS} FROM events e WHERE e.cursor > @cursor ORDER BY e.cursor LIMIT @limit)
+  UNION ALL
+  SELECT * FROM (SELECT ${STEP_COLUMNS} FROM step_events x
+    JOIN steps s ON s.execution_id = x.execution_id AND s.attempt = x.attempt AND s.idx = x.idx
+    WHERE x.cursor > @cursor ORDER BY x.cursor LIMIT @limit)
+) ORDER BY cursor LIMIT @limit`;
+
+export type StepRow = { attempt: number } & {
+  [K in 'idx' | 'name' | 'status' | 'started_at' | 'duration_ms' | 'output' | 'error']: NonNullable<LogRow[K]> | null;
+};
+
+export function toStep(row: Omit<StepRow, 'attempt'>): StepRecord {
+  return {
+    index: row.idx as number,
+    name: row.name as string,
+    status: row.status as StepRecord['status'],
+    startedAt: row.started_at as number,
+    durationMs: row.duration_ms as number,
+    ...(row.output === null ? {} : { output: row.output }),
+    ...(row.error === null ? {} : { error: JSON.parse(row.error) as PlainError }),
   };
 }
 

@@ -9,6 +9,7 @@ import type {
   AuditEntry,
   ExecutionFilter,
   ExecutionRecord,
+  LogEntry,
   Page,
   RunFilter,
   RunRecord,
@@ -22,8 +23,10 @@ import type {
 } from './store.port.js';
 import { decodeCursor, encodeCursor } from './cursor.js';
 import {
+  LOG_SINCE,
   SCHEMA,
   toApiKey,
+  toStep,
   toSuite,
   toTestCase,
   toExecution,
@@ -32,6 +35,8 @@ import {
   type ApiKeyRow,
   type EventRow,
   type ExecutionRow,
+  type LogRow,
+  type StepRow,
   type RunRow,
   type SuiteRow,
   type TestCaseRow,
@@ -89,6 +94,8 @@ export class SqliteStore implements Store {
   private readonly stmt;
   private readonly applyBatch: (ops: Op[]) => WriteOutcome[];
   private readonly applySingle: (op: Op) => WriteOutcome;
+  /** The newest cursor handed out: this process is the file's only writer (see LOG_SINCE in sqlite.rows.ts). */
+  private cursor: number;
 
   constructor(options: SqliteStoreOptions) {
     if (options.file !== ':memory:') mkdirSync(dirname(options.file), { recursive: true });
@@ -115,8 +122,11 @@ export class SqliteStore implements Store {
           @updated_at, @rerun_of, @item, @machine, @version, @terminal)`,
       ),
       insertEvent: db.prepare(
-        `INSERT INTO events (execution_id, run_id, seq, from_status, to_status, event, at, attempt, reason, actor)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+        `INSERT INTO events (cursor, execution_id, run_id, seq, from_status, to_status, event, at, attempt, reason,
+          actor) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      ),
+      insertStepEvent: db.prepare(
+        'INSERT INTO step_events (cursor, execution_id, run_id, attempt, idx) VALUES (?, ?, ?, ?, ?)',
       ),
       updateExecution: db.prepare(
         `UPDATE executions SET status = ?, attempt = ?, machine = ?, version = ?, updated_at = ?, terminal = ?
@@ -133,8 +143,12 @@ export class SqliteStore implements Store {
       eventsSince: db.prepare<[number, number], EventRow>(
         'SELECT * FROM events WHERE cursor > ? ORDER BY cursor LIMIT ?',
       ),
-      latestCursor: db.prepare<[], { cursor: number }>('SELECT COALESCE(MAX(cursor), 0) AS cursor FROM events'),
-      listSteps: db.prepare<[string], Record<string, unknown>>(
+      logSince: db.prepare<{ cursor: number; limit: number }, LogRow>(LOG_SINCE),
+      latestCursor: db.prepare<[], { cursor: number }>(
+        `SELECT MAX(COALESCE((SELECT MAX(cursor) FROM events), 0), COALESCE((SELECT MAX(cursor) FROM step_events), 0))
+           AS cursor`,
+      ),
+      listSteps: db.prepare<[string], StepRow>(
         'SELECT * FROM steps WHERE execution_id = ? ORDER BY attempt, idx',
       ),
       getRun: db.prepare<[string], RunRow>('SELECT * FROM runs WHERE id = ?'),
@@ -172,6 +186,7 @@ export class SqliteStore implements Store {
       ),
       listAudit: db.prepare<[number], Record<string, unknown>>('SELECT * FROM audit ORDER BY id DESC LIMIT ?'),
     };
+    this.cursor = this.stmt.latestCursor.get()?.cursor ?? 0;
   }
 
   private insertExecutionRow(e: ExecutionRecord): void {
@@ -197,7 +212,19 @@ export class SqliteStore implements Store {
   }
 
   private insertEventRow(executionId: string, runId: string | null, r: TransitionRecord): void {
-    this.stmt.insertEvent.run(executionId, runId, r.seq, r.from, r.to, r.event, r.at, r.attempt, r.reason, r.actor);
+    this.stmt.insertEvent.run(
+      ++this.cursor,
+      executionId,
+      runId,
+      r.seq,
+      r.from,
+      r.to,
+      r.event,
+      r.at,
+      r.attempt,
+      r.reason,
+      r.actor,
+    );
   }
 
   createRun(run: RunRecord, executions: ExecutionRecord[]): Promise<void> {
@@ -290,9 +317,9 @@ export class SqliteStore implements Store {
       write.expectedVersion,
     ).changes;
     if (changed === 0) return this.stmt.exists.get(write.executionId) ? 'conflict' : 'not_found';
-    this.insertEventRow(write.executionId, write.runId, r);
     if (write.steps) {
       for (const s of write.steps.items) {
+        this.stmt.insertStepEvent.run(++this.cursor, write.executionId, write.runId, write.steps.attempt, s.index);
         this.stmt.insertStep.run(
           write.executionId,
           write.steps.attempt,
@@ -306,6 +333,7 @@ export class SqliteStore implements Store {
         );
       }
     }
+    this.insertEventRow(write.executionId, write.runId, r);
     return 'applied';
   }
 
@@ -387,22 +415,23 @@ export class SqliteStore implements Store {
     );
   }
 
+  logSince(cursor: number, limit: number): Promise<LogEntry[]> {
+    return settle(() =>
+      this.stmt.logSince.all({ cursor, limit }).map((row): LogEntry => {
+        const base = { cursor: row.cursor, executionId: row.execution_id, runId: row.run_id };
+        if (row.kind === 'step') return { kind: 'step', ...base, step: { attempt: row.attempt, ...toStep(row) } };
+        return { kind: 'transition', ...base, record: toRecord(row as EventRow) };
+      }),
+    );
+  }
+
   latestCursor(): Promise<number> {
     return settle(() => this.stmt.latestCursor.get()?.cursor ?? 0);
   }
 
   listSteps(executionId: string): Promise<StoredStep[]> {
     return settle(() =>
-      this.stmt.listSteps.all(executionId).map((row) => ({
-        attempt: row.attempt as number,
-        index: row.idx as number,
-        name: row.name as string,
-        status: row.status as StoredStep['status'],
-        startedAt: row.started_at as number,
-        durationMs: row.duration_ms as number,
-        ...(row.output === null ? {} : { output: row.output as string }),
-        ...(row.error === null ? {} : { error: JSON.parse(row.error as string) as StoredStep['error'] }),
-      })),
+      this.stmt.listSteps.all(executionId).map((row) => ({ attempt: row.attempt, ...toStep(row) })),
     );
   }
 

@@ -71,6 +71,14 @@ export interface StoredEvent {
   record: TransitionRecord;
 }
 
+/**
+ * One entry of the event log live channels follow: a transition, or a finished step. The steps of an attempt
+ * are logged with the transition that ends it, just before it.
+ */
+export type LogEntry =
+  | (StoredEvent & { kind: 'transition' })
+  | { kind: 'step'; cursor: number; executionId: string; runId: string | null; step: StoredStep };
+
 export interface TransitionWrite {
   executionId: string;
   /** The execution's run (fixed at creation), recorded with the event. */
@@ -169,9 +177,11 @@ export interface Store {
   /** Every execution not in a terminal status, oldest first: what a restarted engine must resume. */
   listActive(): Promise<ExecutionRecord[]>;
   listEvents(executionId: string): Promise<TransitionRecord[]>;
-  /** Events after a global cursor, in cursor order. */
+  /** Transition events after a global cursor, in cursor order. */
   eventsSince(cursor: number, limit: number): Promise<StoredEvent[]>;
-  /** The newest cursor in the event log (0 when it is empty). */
+  /** Transitions and step events after a global cursor, in cursor order (they share one cursor sequence). */
+  logSince(cursor: number, limit: number): Promise<LogEntry[]>;
+  /** The newest cursor in the event log, transitions and steps alike (0 when it is empty). */
   latestCursor(): Promise<number>;
   listSteps(executionId: string): Promise<StoredStep[]>;
   getRun(id: string): Promise<RunRecord | null>;

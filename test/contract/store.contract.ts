@@ -6,7 +6,7 @@ import { afterWrite, makeExecution, makeRunWithExecutions, step, writeFor } from
 import { storeCatalogTests } from './store.catalog.js';
 import { storeModelTests } from './store.model.js';
 import { storeQueryTests } from './store.queries.js';
-import type { StoreUnderTest } from './store.support.js';
+import { drive, type StoreUnderTest } from './store.support.js';
 
 export type { StoreUnderTest } from './store.support.js';
 
@@ -334,6 +334,50 @@ export function storeContract(name: string, open: () => Promise<StoreUnderTest>)
         }
         expect(await store.eventsSince(all.at(-1)!.cursor, 10)).toEqual([]);
         expect(await store.eventsSince(all[3]!.cursor, 2)).toEqual(all.slice(4, 6));
+      });
+
+      it('logSince interleaves step events, just before the transition that ended their attempt, in one cursor order', async () => {
+        const a = makeExecution();
+        const b = makeExecution();
+        await store.createExecution(a);
+        await store.createExecution(b);
+        const runningA = await drive(store, a, [['START', 'RUNNING']]);
+        const runningB = await drive(store, b, [['START', 'RUNNING']]);
+        const stepsA = [step(0, 'PASSED', { output: 'ok' }), step(1, 'FAILED', { error: { code: 'X', message: 'no', retryable: true } })];
+        const endA = writeFor(runningA.machine, 'FAIL', 'FAILED', { attempt: 1, items: stepsA });
+        const endB = writeFor(runningB.machine, 'PASS', 'PASSED', { attempt: 1, items: [step(0, 'PASSED')] });
+        expect(await Promise.all([store.applyTransition(endA), store.applyTransition(endB)])).toEqual(['applied', 'applied']);
+
+        const log = await store.logSince(0, 1_000);
+        const what = log.map((e) =>
+          e.kind === 'transition' ? `${e.executionId === a.id ? 'a' : 'b'} ${e.record.to}` : `${e.executionId === a.id ? 'a' : 'b'} step ${e.step.index}`,
+        );
+        expect(what).toEqual(['a PENDING', 'b PENDING', 'a RUNNING', 'b RUNNING', 'a step 0', 'a step 1', 'a FAILED', 'b step 0', 'b PASSED']);
+        for (let i = 1; i < log.length; i++) expect(log[i]!.cursor).toBeGreaterThan(log[i - 1]!.cursor);
+        const stepEntry = log.find((e) => e.kind === 'step' && e.step.index === 1);
+        expect(stepEntry).toEqual({
+          kind: 'step',
+          cursor: expect.any(Number),
+          executionId: a.id,
+          runId: null,
+          step: { attempt: 1, ...stepsA[1] },
+        });
+        // Transitions alone keep their cursors; the newest cursor counts both kinds.
+        expect((await store.eventsSince(0, 1_000)).map((e) => e.cursor)).toEqual(
+          log.filter((e) => e.kind === 'transition').map((e) => e.cursor),
+        );
+        expect(await store.latestCursor()).toBe(log.at(-1)!.cursor);
+        // Pages of any size give the same sequence.
+        for (const limit of [1, 2, 4]) {
+          const paged = [];
+          let cursor = 0;
+          for (let page = await store.logSince(cursor, limit); page.length > 0; page = await store.logSince(cursor, limit)) {
+            expect(page.length).toBeLessThanOrEqual(limit);
+            paged.push(...page);
+            cursor = page.at(-1)!.cursor;
+          }
+          expect(paged).toEqual(log);
+        }
       });
     });
 

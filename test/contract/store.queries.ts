@@ -268,6 +268,11 @@ export function storeQueryTests(current: () => { store: Store; sut: StoreUnderTe
       expect(await reopened.applyTransition(resumed)).toBe('applied');
       const after = await reopened.eventsSince(log.at(-1)!.cursor, 10);
       expect(after.map((x) => x.record)).toEqual([resumed.machine.last]);
+      // Step events share the cursor sequence, also across the reopen.
+      const merged = await reopened.logSince(0, 100);
+      expect(merged.filter((x) => x.kind === 'step').map((x) => x.executionId)).toEqual([e0.id, e0.id]);
+      expect(merged.at(-1)).toMatchObject({ kind: 'transition', cursor: after[0]!.cursor });
+      expect(after[0]!.cursor).toBeGreaterThan(Math.max(...merged.slice(0, -1).map((x) => x.cursor)));
     });
   });
 }

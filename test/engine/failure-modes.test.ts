@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ADMIN, FIXTURE_WORKER, item, startEngine, waitFor, type TestEngine } from '../helpers/engine.js';
+import { WorkerPool } from '../../src/pool/worker-pool.js';
 
 /** One fixture per runner failure mode, run through the whole engine on real worker threads. */
 describe('runner failure modes', () => {
@@ -115,5 +116,13 @@ describe('runner failure modes', () => {
     expect(await coordinator.waitForRun(run.id)).toBe('PASSED');
     expect(await store.runCounts(run.id)).toEqual({ PASSED: 20 });
     expect(t.engine.pool!.threads).toBe(2);
+  });
+});
+
+describe('worker pool setup', () => {
+  it('refuses a worker entry that does not exist (an unbuilt checkout) instead of waiting for threads that never start', () => {
+    expect(() => new WorkerPool({ filename: '/nonexistent/pool.worker.js', threads: 1 })).toThrow(
+      /pool\.worker\.js does not exist: run `npm run build` first/,
+    );
   });
 });

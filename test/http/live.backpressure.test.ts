@@ -45,12 +45,12 @@ describe('live channel: slow consumers', () => {
     expect(closed).toEqual({ code: 4008, reason: `slow consumer: backlog over ${BACKLOG} bytes; reconnect with since` });
 
     // The normal client, on the same topic at the same time, got every event once and in order.
-    const newest = (await s.engine.store.eventsSince(0, 1_000_000)).at(-1)!.cursor;
+    const newest = (await s.engine.store.logSince(0, 1_000_000)).at(-1)!.cursor;
     await normal.next((m) => m.op === 'heartbeat' && m.cursor! >= newest, 'a heartbeat past the last event');
-    const stored = await s.engine.store.eventsSince(ack.cursor!, 1_000_000);
+    const stored = await s.engine.store.logSince(ack.cursor!, 1_000_000);
     const owners = new Map(stored.map((e) => [e.executionId, 'sam']));
     const got = receivedOn(normal.messages, 'user:sam');
-    expect(got.length).toBe(runs.length * 500 * 3);
+    expect(got.length).toBe(runs.length * 500 * 4); // three transitions and one step each
     expect(got).toEqual(expectedOn('user:sam', stored, owners));
     expect(normal.closed).toBeNull();
     await waitFor(async () => /^troupe_live_connections 1$/m.test((await s.request('GET', '/metrics')).text), 'one open socket');
@@ -72,8 +72,8 @@ describe('live channel: slow consumers', () => {
     }
     const topics = ['user:rita', ...runs.map((id) => `run:${id}`)];
     // Far more than kernel socket buffers hold, so the server's own backlog builds up: about 10 MB.
-    const history = await s.engine.store.eventsSince(0, 1_000_000);
-    expect(history.length).toBe(12 * 500 * 3);
+    const history = await s.engine.store.logSince(0, 1_000_000);
+    expect(history.length).toBe(12 * 500 * 4);
 
     // The replay runs while another run publishes, so the slow-consumer check runs during it.
     const busy = await submit(500);
@@ -81,9 +81,9 @@ describe('live channel: slow consumers', () => {
     const ack = await ws.subscribe(topics, 0);
     expect(ack.op).toBe('subscribed');
     await s.engine.coordinator.waitForRun(busy);
-    const newest = (await s.engine.store.eventsSince(0, 1_000_000)).at(-1)!.cursor;
+    const newest = (await s.engine.store.logSince(0, 1_000_000)).at(-1)!.cursor;
     await ws.next((m) => m.op === 'heartbeat' && m.cursor! >= newest, 'a heartbeat past the last event');
-    const stored = await s.engine.store.eventsSince(0, 1_000_000);
+    const stored = await s.engine.store.logSince(0, 1_000_000);
     const owners = new Map(stored.map((e) => [e.executionId, 'rita']));
     for (const topic of topics) expect(receivedOn(ws.messages, topic)).toEqual(expectedOn(topic, stored, owners));
     expect(ws.closed).toBeNull();

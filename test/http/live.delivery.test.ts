@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLogger } from '../../src/core/log.js';
 import { startServer } from '../../src/http/server.js';
-import type { StoredEvent } from '../../src/store/store.port.js';
+import type { LogEntry } from '../../src/store/store.port.js';
 import { item } from '../helpers/engine.js';
 import { missingId, startTestServer, type TestServer } from '../helpers/server.js';
 import { waitFor } from '../helpers/wait.js';
@@ -16,11 +16,11 @@ afterAll(async () => {
   await s?.[Symbol.asyncDispose]();
 });
 
-async function storedSince(cursor: number): Promise<StoredEvent[]> {
-  return s.engine.store.eventsSince(cursor, 100_000);
+async function storedSince(cursor: number): Promise<LogEntry[]> {
+  return s.engine.store.logSince(cursor, 100_000);
 }
 
-async function ownersOf(events: StoredEvent[]): Promise<Map<string, string>> {
+async function ownersOf(events: LogEntry[]): Promise<Map<string, string>> {
   const owners = new Map<string, string>();
   for (const e of events) {
     if (!owners.has(e.executionId)) owners.set(e.executionId, (await s.engine.store.getExecution(e.executionId))!.owner);
@@ -65,7 +65,7 @@ describe('live channel: subscribe and live delivery', () => {
     const mine = receivedOn(ws.messages, 'user:alice');
     expect(mine).toEqual(expectedOn('user:alice', stored, owners));
     // 5 executions: creation, START, PASS each.
-    expect(mine).toHaveLength(15);
+    expect(mine).toHaveLength(5 * 4); // per execution: three transitions and one step
     expect(receivedOn(ws.messages, `run:${run.id}`)).toEqual(
       expectedOn(`run:${run.id}`, stored.filter((e) => e.cursor > runAck.cursor!), owners),
     );
@@ -75,6 +75,7 @@ describe('live channel: subscribe and live delivery', () => {
 
     const first = ws.events('user:alice')[0]!;
     const creation = stored.find((e) => e.cursor === first.cursor)!;
+    if (creation.kind !== 'transition') throw new Error('the first event of a run is a transition');
     expect(first).toEqual({
       topic: 'user:alice',
       cursor: creation.cursor,
@@ -141,7 +142,29 @@ describe('live channel: subscribe and live delivery', () => {
     expect(ack).toMatchObject({ op: 'subscribed', topics: [`execution:${exe}`] });
     await s.engine.coordinator.waitForRun(run.id);
     await settled(admin);
-    expect(admin.events(`execution:${exe}`).map((m) => m.event!.to)).toEqual(['PENDING', 'RUNNING', 'PASSED']);
+    expect(admin.events(`execution:${exe}`).map((m) => `${m.event!.type} ${m.event!.to ?? m.event!.name}`)).toEqual([
+      'transition PENDING',
+      'transition RUNNING',
+      'step sleep 200 ms',
+      'transition PASSED',
+    ]);
+    const stepMessage = admin.events(`execution:${exe}`)[2]!;
+    expect(stepMessage).toEqual({
+      topic: `execution:${exe}`,
+      cursor: expect.any(Number),
+      event: {
+        type: 'step',
+        executionId: exe,
+        runId: expect.toBeOneOf([null, expect.any(String)]),
+        attempt: 1,
+        index: 0,
+        name: 'sleep 200 ms',
+        status: 'PASSED',
+        startedAt: expect.stringMatching(/^\d{4}-\d\d-\d\dT/),
+        durationMs: expect.any(Number),
+      },
+    });
+    expect((await s.engine.store.listSteps(exe))[0]).toMatchObject({ name: 'sleep 200 ms', status: 'PASSED' });
     admin.close();
   });
 
@@ -153,7 +176,7 @@ describe('live channel: subscribe and live delivery', () => {
     await s.engine.coordinator.waitForRun(first.id);
     await settled(ws);
     const before = ws.events('user:dave').length;
-    expect(before).toBe(3);
+    expect(before).toBe(4); // three transitions and the step
     const from = ws.messages.length;
     ws.send({ op: 'unsubscribe', topics: ['user:dave'] });
     expect(await ws.next((m) => m.op === 'unsubscribed', 'the unsubscribe answer', from)).toEqual({
@@ -231,7 +254,7 @@ describe('live channel: replay with since', () => {
     const expected = expectedOn('user:gina', stored, await ownersOf(stored));
     const all = [...receivedOn(received, 'user:gina'), ...receivedOn(second.messages, 'user:gina')];
     expect(all).toEqual(expected);
-    expect(expected).toHaveLength(90);
+    expect(expected).toHaveLength(30 * 4);
     second.close();
   });
 
@@ -251,7 +274,7 @@ describe('live channel: replay with since', () => {
     expect(receivedOn(ws.messages, `execution:${run.executionIds[1]}`)).toEqual(
       expectedOn(`execution:${run.executionIds[1]}`, stored, owners),
     );
-    expect(ws.events()).toHaveLength(9 + 3);
+    expect(ws.events()).toHaveLength(12 + 4);
     ws.close();
   });
 
@@ -290,7 +313,7 @@ describe('live channel: restart', () => {
       const stored = await storedSince(ack.cursor!);
       const expected = expectedOn('user:kate', stored, await ownersOf(stored));
       expect([...receivedOn(ws.messages, 'user:kate'), ...receivedOn(again.messages, 'user:kate')]).toEqual(expected);
-      expect(expected).toHaveLength(12);
+      expect(expected).toHaveLength(4 * 4); // four executions: three transitions and one step each
       again.close();
     } finally {
       await restarted.close(1000);
@@ -304,7 +327,7 @@ describe('live channel: retention', () => {
     const token = await small.token('judy', ['runner']);
     const res = await small.request('POST', '/v1/runs', { token, body: { items: [item('a'), item('b'), item('c')] } });
     await small.engine.coordinator.waitForRun(res.body.id as string);
-    const stored = await small.engine.store.eventsSince(0, 1000);
+    const stored = await small.engine.store.logSince(0, 1000);
     const newest = stored.at(-1)!.cursor;
     expect(stored.length).toBeGreaterThan(5);
 

@@ -1,5 +1,5 @@
 import WebSocket from 'ws';
-import type { StoredEvent } from '../../src/store/store.port.js';
+import type { LogEntry } from '../../src/store/store.port.js';
 import { waitFor } from '../helpers/wait.js';
 
 /** A server → client message on the live channel, parsed. */
@@ -13,6 +13,7 @@ export interface LiveMessage {
     type: string;
     executionId: string;
     runId: string | null;
+    /** Transition events. */
     seq: number;
     from: string | null;
     to: string;
@@ -20,6 +21,10 @@ export interface LiveMessage {
     at: string;
     attempt: number;
     reason: string | null;
+    /** Step events. */
+    index?: number;
+    name?: string;
+    status?: string;
   };
   error?: { code: string; message: string; details: unknown };
 }
@@ -159,19 +164,37 @@ export function refusedUpgrade(
   });
 }
 
-/** The live view of stored events on `topic`: what a subscriber must receive, in order. */
-export function expectedOn(topic: string, events: StoredEvent[], owners: Map<string, string>): { cursor: number; executionId: string; seq: number; to: string }[] {
+/** A delivered or stored event reduced to what identifies it: `transition <seq> <to>` or `step <attempt>.<index> <status>`. */
+export interface Seen {
+  cursor: number;
+  executionId: string;
+  what: string;
+}
+
+/** The live view of the stored log on `topic`: what a subscriber must receive, in order. */
+export function expectedOn(topic: string, events: LogEntry[], owners: Map<string, string>): Seen[] {
   const [kind, id] = [topic.slice(0, topic.indexOf(':')), topic.slice(topic.indexOf(':') + 1)];
   return events
     .filter((e) =>
       kind === 'execution' ? e.executionId === id : kind === 'run' ? e.runId === id : owners.get(e.executionId) === id,
     )
-    .map((e) => ({ cursor: e.cursor, executionId: e.executionId, seq: e.record.seq, to: e.record.to }));
+    .map((e) => ({
+      cursor: e.cursor,
+      executionId: e.executionId,
+      what:
+        e.kind === 'transition'
+          ? `transition ${e.record.seq} ${e.record.to}`
+          : `step ${e.step.attempt}.${e.step.index} ${e.step.status}`,
+    }));
 }
 
 /** What a client received on `topic`, in the same shape as `expectedOn`. */
-export function receivedOn(messages: LiveMessage[], topic: string): { cursor: number; executionId: string; seq: number; to: string }[] {
+export function receivedOn(messages: LiveMessage[], topic: string): Seen[] {
   return messages
     .filter((m) => m.event !== undefined && m.topic === topic)
-    .map((m) => ({ cursor: m.cursor!, executionId: m.event!.executionId, seq: m.event!.seq, to: m.event!.to }));
+    .map((m) => {
+      const e = m.event!;
+      const what = e.type === 'step' ? `step ${e.attempt}.${e.index} ${e.status}` : `transition ${e.seq} ${e.to}`;
+      return { cursor: m.cursor!, executionId: e.executionId, what };
+    });
 }

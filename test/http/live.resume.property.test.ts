@@ -2,7 +2,7 @@ import fc from 'fast-check';
 import WebSocket from 'ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SqliteStore } from '../../src/store/sqlite.store.js';
-import type { Store, StoredEvent } from '../../src/store/store.port.js';
+import type { Store, LogEntry } from '../../src/store/store.port.js';
 import { item } from '../helpers/engine.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 import { waitFor } from '../helpers/wait.js';
@@ -86,15 +86,15 @@ class ResumingClient {
   }
 }
 
-/** `store` with `eventsSince` answering a macrotask later. */
+/** `store` with `logSince` answering a macrotask later. */
 function slowEventLog(store: Store): Store {
   return new Proxy(store, {
     get(target, prop) {
       const value: unknown = Reflect.get(target, prop, target);
       if (typeof value !== 'function') return value;
-      if (prop !== 'eventsSince') return (...args: unknown[]) => (value as (...a: unknown[]) => unknown).apply(target, args);
+      if (prop !== 'logSince') return (...args: unknown[]) => (value as (...a: unknown[]) => unknown).apply(target, args);
       return async (cursor: number, limit: number) => {
-        const events = await target.eventsSince(cursor, limit);
+        const events = await target.logSince(cursor, limit);
         await new Promise((resolve) => setImmediate(resolve));
         return events;
       };
@@ -113,10 +113,10 @@ afterAll(async () => {
 });
 
 async function newest(): Promise<number> {
-  return (await s.engine.store.eventsSince(0, 10_000_000)).at(-1)?.cursor ?? 0;
+  return (await s.engine.store.logSince(0, 10_000_000)).at(-1)?.cursor ?? 0;
 }
 
-async function ownersOf(events: StoredEvent[]): Promise<Map<string, string>> {
+async function ownersOf(events: LogEntry[]): Promise<Map<string, string>> {
   const owners = new Map<string, string>();
   for (const e of events) {
     if (!owners.has(e.executionId)) owners.set(e.executionId, (await s.engine.store.getExecution(e.executionId))!.owner);
@@ -178,7 +178,7 @@ describe('live channel: resume property', () => {
           const end = await newest();
           await waitFor(() => clients.every((c) => c.caughtUp(end)), 'every client to catch up');
 
-          const stored = await s.engine.store.eventsSince(base, 10_000_000);
+          const stored = await s.engine.store.logSince(base, 10_000_000);
           const owners = await ownersOf(stored);
           for (const c of clients) {
             expect(c.problems).toEqual([]);

@@ -1,12 +1,12 @@
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import type { TemplatedApp } from 'uWebSockets.js';
 import type { Logger } from '../../core/log.js';
-import type { Store, StoredEvent } from '../../store/store.port.js';
+import type { LogEntry, Store } from '../../store/store.port.js';
 import { BROADCAST_KEY, eventJson, eventMessage, topicsOf } from './protocol.js';
 
-/** An event of the log and the owner of its execution (undefined if the execution is gone). */
-export interface LogEntry {
-  event: StoredEvent;
+/** An entry of the log (transition or step event) and the owner of its execution (undefined if it is gone). */
+export interface OwnedEntry {
+  event: LogEntry;
   owner: string | undefined;
 }
 
@@ -70,9 +70,9 @@ export class LiveHub {
     while (this.running) await this.running;
   }
 
-  /** Up to one batch of events after `cursor`, each with the owner of its execution (for `user:` topics). */
-  async read(cursor: number): Promise<LogEntry[]> {
-    const events = await this.options.store.eventsSince(cursor, this.options.batchSize);
+  /** Up to one batch of log entries after `cursor`, each with the owner of its execution (for `user:` topics). */
+  async read(cursor: number): Promise<OwnedEntry[]> {
+    const events = await this.options.store.logSince(cursor, this.options.batchSize);
     const owners = await this.ownersOf(events);
     return events.map((event) => ({ event, owner: owners.get(event.executionId) }));
   }
@@ -137,7 +137,7 @@ export class LiveHub {
   }
 
   /** The owners of the events' executions, from the cache or the store. */
-  private async ownersOf(events: StoredEvent[]): Promise<Map<string, string>> {
+  private async ownersOf(events: LogEntry[]): Promise<Map<string, string>> {
     const owners = new Map<string, string>();
     const missing = new Set<string>();
     for (const e of events) {

@@ -1,7 +1,7 @@
 import { Type } from '@sinclair/typebox';
 import { TroupeError } from '../../core/errors.js';
 import { validate } from '../../core/schemas.js';
-import type { StoredEvent } from '../../store/store.port.js';
+import type { LogEntry } from '../../store/store.port.js';
 
 /** Live-channel wire format (SPEC §5 "Live channels", §7 "Live events"). */
 
@@ -77,8 +77,24 @@ export function parseClientMessage(text: string, isBinary: boolean): ClientMessa
   throw new TroupeError('VALIDATION_FAILED', 'send an object with "op": "subscribe" or "unsubscribe"');
 }
 
-/** The JSON of a transition as live clients see it (SPEC §7); built once per event, shared by its topics. */
-export function eventJson(e: StoredEvent): string {
+/** The JSON of a log entry as live clients see it (SPEC §7); built once per event, shared by its topics. */
+export function eventJson(e: LogEntry): string {
+  if (e.kind === 'step') {
+    const s = e.step;
+    return JSON.stringify({
+      type: 'step',
+      executionId: e.executionId,
+      runId: e.runId,
+      attempt: s.attempt,
+      index: s.index,
+      name: s.name,
+      status: s.status,
+      startedAt: new Date(s.startedAt).toISOString(),
+      durationMs: s.durationMs,
+      ...(s.error ? { error: s.error } : {}),
+      ...(s.output === undefined ? {} : { output: s.output }),
+    });
+  }
   const r = e.record;
   return JSON.stringify({
     type: 'transition',
@@ -100,7 +116,7 @@ export function eventMessage(topicName: string, cursor: number, json: string): s
 }
 
 /** The topics an event belongs to, in the order it is delivered on them. */
-export function topicsOf(e: StoredEvent, owner: string | undefined): Topic[] {
+export function topicsOf(e: Pick<LogEntry, 'executionId' | 'runId'>, owner: string | undefined): Topic[] {
   const topics = [topic('execution', e.executionId)];
   if (e.runId !== null) topics.push(topic('run', e.runId));
   if (owner !== undefined) topics.push(topic('user', owner));
