@@ -1,7 +1,30 @@
 import type { TransitionRecord } from '../../machines/execution.machine.js';
-import type { PlainError } from '../core/errors.js';
+import { TroupeError, type PlainError } from '../core/errors.js';
 import type { TestItem } from '../core/schemas.js';
 import type { StepRecord } from '../store/store.port.js';
+import type { DeliveryBudget } from './budget.js';
+
+/** A pool name is one subject token: letters, digits, `_` and `-`, at most 64 characters. */
+export const POOL_NAME_PATTERN = /^[A-Za-z0-9_-]{1,64}$/;
+
+/** The pool of jobs whose item asks for nothing in particular. */
+export const DEFAULT_POOL = 'default';
+
+export function isPoolName(value: string): boolean {
+  return POOL_NAME_PATTERN.test(value);
+}
+
+/** A VALIDATION_FAILED error when `pool` is not a valid pool name, else null. */
+export function poolNameError(pool: string): TroupeError | null {
+  if (isPoolName(pool)) return null;
+  return new TroupeError('VALIDATION_FAILED', `invalid pool name ${JSON.stringify(pool)}: use 1-64 of A-Z a-z 0-9 _ -`);
+}
+
+/** Throws VALIDATION_FAILED unless `pool` is a valid pool name. */
+export function assertPoolName(pool: string): void {
+  const error = poolNameError(pool);
+  if (error) throw error;
+}
 
 /** One attempt of one execution, handed to a worker pool. */
 export interface Job {
@@ -56,34 +79,89 @@ export interface Delivery<T> {
 }
 
 export interface Consumer {
+  /** Stops delivering; unsettled deliveries are left to be redelivered elsewhere. Idempotent. */
   stop(): Promise<void>;
 }
+
+/**
+ * How many job deliveries a consumer may hold unsettled: its own limit, or a budget shared with other
+ * consumers (one worker serving several pools).
+ */
+export type JobConsumerOptions = { maxInFlight: number } | { budget: DeliveryBudget };
 
 export type Unsubscribe = () => void;
 
 export interface DeadLetter {
   job: Job;
+  /** Deliveries the job had without an ack. */
   deliveries: number;
+  /** When it was dead-lettered (epoch ms). */
+  deadAt: number;
+  reason: string;
+}
+
+/** A pool other processes can discover, with the labels a worker must have to serve it. */
+export interface PoolInfo {
+  pool: string;
+  requires: Record<string, string>;
+}
+
+/** An agent's periodic sign of life, fanned out to whoever listens (the agents list). */
+export interface AgentHeartbeat {
+  agentId: string;
+  pools: string[];
+  /** Threads the agent runs jobs on. */
+  capacity: number;
+  /** Jobs running now. */
+  running: number;
+  runners: string[];
+  labels: Record<string, string>;
+  /** Epoch ms. */
+  startedAt: number;
+  /** Epoch ms. */
+  at: number;
+  /** Set on the last heartbeat of an agent shutting down. */
+  leaving?: boolean;
 }
 
 /**
- * The bus port. Jobs and results are at-least-once with ack and redelivery of unacked messages;
- * transitions and control messages are fire-and-forget fan-out. Every adapter passes
+ * The bus port. Jobs, results and dead letters are at-least-once with ack and redelivery of unacked messages;
+ * transitions, control messages and heartbeats are fire-and-forget fan-out. Every adapter passes
  * test/contract/bus.contract.ts.
  */
 export interface Bus {
   readonly kind: string;
+  /** True when jobs, results and dead letters survive a restart of this process. */
+  readonly durable: boolean;
+  /** Queues a job on its pool. A pool never declared works too: it requires nothing. */
   publishJob(job: Job): Promise<void>;
-  /** Delivers jobs of `pool`, never more than `maxInFlight` unsettled at once. */
-  consumeJobs(pool: string, handler: (delivery: Delivery<Job>) => void, options: { maxInFlight: number }): Consumer;
+  /**
+   * Delivers jobs of `pool`, never more unsettled at once than `maxInFlight` or than the shared budget has
+   * free. Each job goes to one consumer of the pool at a time.
+   */
+  consumeJobs(pool: string, handler: (delivery: Delivery<Job>) => void, options: JobConsumerOptions): Consumer;
+  /** Declares a pool and the labels its workers need; declaring again replaces the requirements. */
+  declarePool(pool: string, requires: Record<string, string>): Promise<void>;
+  /** Every pool declared or consumed, by any process sharing this bus. */
+  listPools(): Promise<PoolInfo[]>;
   publishResult(result: JobResult): Promise<void>;
   consumeResults(handler: (delivery: Delivery<JobResult>) => void): Consumer;
   publishTransition(event: TransitionEvent): Promise<void>;
   subscribeTransitions(handler: (event: TransitionEvent) => void): Unsubscribe;
   publishControl(message: ControlMessage): Promise<void>;
   subscribeControl(handler: (message: ControlMessage) => void): Unsubscribe;
-  /** Jobs delivered `maxDeliver` times without an ack. */
-  subscribeDeadLetters(handler: (letter: DeadLetter) => void): Unsubscribe;
+  /**
+   * Jobs delivered `maxDeliver` times without an ack, at least once each: ack a letter once it is recorded.
+   * Consumers share the letters like a work queue. A job is never handed out more than `maxDeliver` times;
+   * an adapter may dead-letter it only when its next delivery reaches a consumer of its pool.
+   */
+  consumeDeadLetters(handler: (delivery: Delivery<DeadLetter>) => void): Consumer;
+  /** Every dead letter still held (acked ones included), oldest first. */
+  listDeadLetters(): Promise<DeadLetter[]>;
+  /** Forgets the dead letter of `jobId` (after a redrive or a discard); false when none is held. */
+  removeDeadLetter(jobId: string): Promise<boolean>;
+  publishHeartbeat(heartbeat: AgentHeartbeat): Promise<void>;
+  subscribeHeartbeats(handler: (heartbeat: AgentHeartbeat) => void): Unsubscribe;
   close(): Promise<void>;
 }
 

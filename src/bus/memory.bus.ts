@@ -1,14 +1,20 @@
-import type {
-  Bus,
-  BusOptions,
-  Consumer,
-  ControlMessage,
-  DeadLetter,
-  Delivery,
-  Job,
-  JobResult,
-  TransitionEvent,
-  Unsubscribe,
+import { budgetFor, DeliveryBudget } from './budget.js';
+import {
+  assertPoolName,
+  poolNameError,
+  type AgentHeartbeat,
+  type Bus,
+  type BusOptions,
+  type Consumer,
+  type ControlMessage,
+  type DeadLetter,
+  type Delivery,
+  type Job,
+  type JobConsumerOptions,
+  type JobResult,
+  type PoolInfo,
+  type TransitionEvent,
+  type Unsubscribe,
 } from './bus.port.js';
 
 interface Message<T> {
@@ -22,10 +28,13 @@ interface Message<T> {
 
 interface QueueConsumer<T> {
   handler: (delivery: Delivery<T>) => void;
-  maxInFlight: number;
-  inFlight: number;
+  /** One unit per unsettled delivery; may be shared with consumers of other queues. */
+  budget: DeliveryBudget;
   stopped: boolean;
 }
+
+/** Unlimited in-flight, for the coordinator's consumers. */
+const UNBOUNDED = Number.MAX_SAFE_INTEGER;
 
 /**
  * An at-least-once work queue in memory: the same delivery semantics as a JetStream work-queue stream with
@@ -51,9 +60,11 @@ class WorkQueue<T> {
     this.pump();
   }
 
-  consume(handler: (delivery: Delivery<T>) => void, maxInFlight: number): Consumer {
-    const consumer: QueueConsumer<T> = { handler, maxInFlight, inFlight: 0, stopped: false };
+  consume(handler: (delivery: Delivery<T>) => void, budget: DeliveryBudget): Consumer {
+    const consumer: QueueConsumer<T> = { handler, budget, stopped: false };
     this.consumers.push(consumer);
+    // Capacity freed by a consumer of another queue sharing the budget may be ours to use.
+    const unlisten = budget.onRelease(() => queueMicrotask(() => this.pump()));
     this.ensureSweeper();
     this.pump();
     return {
@@ -62,9 +73,17 @@ class WorkQueue<T> {
         const index = this.consumers.indexOf(consumer);
         if (index >= 0) this.consumers.splice(index, 1);
         consumer.stopped = true;
+        unlisten();
         return Promise.resolve();
       },
     };
+  }
+
+  /** Drops waiting messages that match (a dead letter removed before it was delivered). */
+  remove(match: (data: T) => boolean): void {
+    const kept = this.ready.slice(this.head).filter((msg) => !match(msg.data));
+    this.ready = kept;
+    this.head = 0;
   }
 
   get depth(): number {
@@ -88,9 +107,10 @@ class WorkQueue<T> {
   private release(msg: Message<T>, delayMs: number): void {
     if (msg.settled || msg.consumer === null) return;
     this.leased.delete(msg);
-    msg.consumer.inFlight--;
+    const { budget } = msg.consumer;
     msg.consumer = null;
     msg.leaseUntil = null;
+    budget.release(1);
     if (msg.deliveries >= this.maxDeliver) {
       msg.settled = true;
       this.onExhausted(msg.data, msg.deliveries);
@@ -110,7 +130,7 @@ class WorkQueue<T> {
   private pickConsumer(): QueueConsumer<T> | null {
     for (let i = 0; i < this.consumers.length; i++) {
       const c = this.consumers[(this.next + i) % this.consumers.length];
-      if (c && c.inFlight < c.maxInFlight) {
+      if (c && c.budget.free > 0) {
         this.next = (this.next + i + 1) % this.consumers.length;
         return c;
       }
@@ -141,7 +161,7 @@ class WorkQueue<T> {
     msg.deliveries++;
     msg.consumer = consumer;
     msg.leaseUntil = Date.now() + this.ackWaitMs;
-    consumer.inFlight++;
+    consumer.budget.take(1);
     this.leased.add(msg);
     const delivery: Delivery<T> = {
       data: msg.data,
@@ -150,8 +170,8 @@ class WorkQueue<T> {
         if (msg.settled || msg.consumer !== consumer) return;
         msg.settled = true;
         this.leased.delete(msg);
-        consumer.inFlight--;
         msg.consumer = null;
+        consumer.budget.release(1);
         queueMicrotask(() => this.pump());
       },
       nak: (delayMs = 0) => {
@@ -184,42 +204,73 @@ function fanOut<T>(handlers: Set<(value: T) => void>, value: T): void {
   }
 }
 
-/** The in-process bus of embedded mode. */
+/** The in-process bus of embedded mode: nothing outlives the process. */
 export class MemoryBus implements Bus {
   readonly kind = 'memory';
+  readonly durable = false;
   private readonly jobs = new Map<string, WorkQueue<Job>>();
+  private readonly pools = new Map<string, Record<string, string>>();
   private readonly results: WorkQueue<JobResult>;
+  private readonly deadQueue: WorkQueue<DeadLetter>;
+  /** Every dead letter not removed, oldest first, acked or not. */
+  private readonly deadHeld: DeadLetter[] = [];
   private readonly transitions = new Set<(event: TransitionEvent) => void>();
   private readonly control = new Set<(message: ControlMessage) => void>();
-  private readonly deadLetters = new Set<(letter: DeadLetter) => void>();
+  private readonly heartbeats = new Set<(heartbeat: AgentHeartbeat) => void>();
   private readonly ackWaitMs: number;
   private readonly maxDeliver: number;
 
   constructor(options: BusOptions = {}) {
     this.ackWaitMs = options.ackWaitMs ?? 30_000;
     this.maxDeliver = options.maxDeliver ?? 5;
-    // Results are never dead-lettered: the coordinator must see every one.
-    this.results = new WorkQueue<JobResult>(this.ackWaitMs, Number.MAX_SAFE_INTEGER, () => undefined);
+    // Results and dead letters are never dead-lettered: the coordinator must see every one.
+    this.results = new WorkQueue<JobResult>(this.ackWaitMs, UNBOUNDED, () => undefined);
+    this.deadQueue = new WorkQueue<DeadLetter>(this.ackWaitMs, UNBOUNDED, () => undefined);
   }
 
   private jobQueue(pool: string): WorkQueue<Job> {
     let queue = this.jobs.get(pool);
     if (!queue) {
-      queue = new WorkQueue<Job>(this.ackWaitMs, this.maxDeliver, (job, deliveries) =>
-        fanOut(this.deadLetters, { job, deliveries }),
-      );
+      queue = new WorkQueue<Job>(this.ackWaitMs, this.maxDeliver, (job, deliveries) => this.deadLetter(job, deliveries));
       this.jobs.set(pool, queue);
     }
     return queue;
   }
 
+  private deadLetter(job: Job, deliveries: number): void {
+    const letter: DeadLetter = {
+      job,
+      deliveries,
+      deadAt: Date.now(),
+      reason: `delivered ${deliveries} times without an ack`,
+    };
+    this.deadHeld.push(letter);
+    this.deadQueue.push(letter);
+  }
+
   publishJob(job: Job): Promise<void> {
+    const invalid = poolNameError(job.pool);
+    if (invalid) return Promise.reject(invalid);
     this.jobQueue(job.pool).push(job);
     return Promise.resolve();
   }
 
-  consumeJobs(pool: string, handler: (delivery: Delivery<Job>) => void, options: { maxInFlight: number }): Consumer {
-    return this.jobQueue(pool).consume(handler, options.maxInFlight);
+  consumeJobs(pool: string, handler: (delivery: Delivery<Job>) => void, options: JobConsumerOptions): Consumer {
+    assertPoolName(pool);
+    if (!this.pools.has(pool)) this.pools.set(pool, {});
+    return this.jobQueue(pool).consume(handler, budgetFor(options));
+  }
+
+  declarePool(pool: string, requires: Record<string, string>): Promise<void> {
+    const invalid = poolNameError(pool);
+    if (invalid) return Promise.reject(invalid);
+    this.pools.set(pool, { ...requires });
+    return Promise.resolve();
+  }
+
+  listPools(): Promise<PoolInfo[]> {
+    const pools = [...this.pools].map(([pool, requires]) => ({ pool, requires: { ...requires } }));
+    return Promise.resolve(pools.sort((a, b) => (a.pool < b.pool ? -1 : a.pool > b.pool ? 1 : 0)));
   }
 
   publishResult(result: JobResult): Promise<void> {
@@ -228,7 +279,23 @@ export class MemoryBus implements Bus {
   }
 
   consumeResults(handler: (delivery: Delivery<JobResult>) => void): Consumer {
-    return this.results.consume(handler, Number.MAX_SAFE_INTEGER);
+    return this.results.consume(handler, new DeliveryBudget(UNBOUNDED));
+  }
+
+  consumeDeadLetters(handler: (delivery: Delivery<DeadLetter>) => void): Consumer {
+    return this.deadQueue.consume(handler, new DeliveryBudget(UNBOUNDED));
+  }
+
+  listDeadLetters(): Promise<DeadLetter[]> {
+    return Promise.resolve(this.deadHeld.map((letter) => ({ ...letter })));
+  }
+
+  removeDeadLetter(jobId: string): Promise<boolean> {
+    const index = this.deadHeld.findIndex((letter) => letter.job.jobId === jobId);
+    if (index < 0) return Promise.resolve(false);
+    const [letter] = this.deadHeld.splice(index, 1);
+    this.deadQueue.remove((queued) => queued === letter);
+    return Promise.resolve(true);
   }
 
   publishTransition(event: TransitionEvent): Promise<void> {
@@ -251,17 +318,23 @@ export class MemoryBus implements Bus {
     return () => this.control.delete(handler);
   }
 
-  subscribeDeadLetters(handler: (letter: DeadLetter) => void): Unsubscribe {
-    this.deadLetters.add(handler);
-    return () => this.deadLetters.delete(handler);
+  publishHeartbeat(heartbeat: AgentHeartbeat): Promise<void> {
+    fanOut(this.heartbeats, heartbeat);
+    return Promise.resolve();
+  }
+
+  subscribeHeartbeats(handler: (heartbeat: AgentHeartbeat) => void): Unsubscribe {
+    this.heartbeats.add(handler);
+    return () => this.heartbeats.delete(handler);
   }
 
   close(): Promise<void> {
     for (const queue of this.jobs.values()) queue.close();
     this.results.close();
+    this.deadQueue.close();
     this.transitions.clear();
     this.control.clear();
-    this.deadLetters.clear();
+    this.heartbeats.clear();
     return Promise.resolve();
   }
 }

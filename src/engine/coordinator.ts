@@ -13,7 +13,7 @@ import {
 } from '../../actors/run-supervisor.actor.js';
 import { createSchedulerLogic, type SchedulerRef } from '../../actors/scheduler.actor.js';
 import { stopChild } from '../../actors/system.js';
-import type { Bus, Consumer, JobOutcome, Unsubscribe } from '../bus/bus.port.js';
+import type { Bus, Consumer, JobOutcome } from '../bus/bus.port.js';
 import type { Clock } from '../core/clock.js';
 import { TroupeError } from '../core/errors.js';
 import { newId } from '../core/ids.js';
@@ -116,7 +116,7 @@ export class Coordinator {
     (run: { id: string; status: RunStatus; createdAt: number; finishedAt: number }) => void
   >();
   private resultConsumer: Consumer | null = null;
-  private unsubscribeDeadLetters: Unsubscribe | null = null;
+  private deadLetterConsumer: Consumer | null = null;
   private stopped = false;
 
   constructor(private readonly options: CoordinatorOptions) {
@@ -171,11 +171,16 @@ export class Coordinator {
         () => delivery.nak(1000),
       );
     });
-    this.unsubscribeDeadLetters = bus.subscribeDeadLetters(({ job, deliveries }) => {
+    this.deadLetterConsumer = bus.consumeDeadLetters((delivery) => {
+      const { job, deliveries } = delivery.data;
       const actor = this.actors.get(job.executionId);
-      if (actor && actor.jobFinished(job.jobId)) {
-        void actor.apply('ABORT', { actor: 'engine', reason: `job dead-lettered after ${deliveries} deliveries` });
-      }
+      if (!actor || !actor.jobFinished(job.jobId)) return delivery.ack(); // stale or already settled
+      const write = actor.apply('ABORT', { actor: 'engine', reason: `job dead-lettered after ${deliveries} deliveries` });
+      if (!write) return delivery.ack();
+      write.then(
+        () => delivery.ack(),
+        () => delivery.nak(1000),
+      );
     });
     await this.recover();
   }
@@ -517,7 +522,7 @@ export class Coordinator {
   /** Stops taking results and stops every actor; the store keeps what was acknowledged. */
   async stop(): Promise<void> {
     this.stopped = true;
-    this.unsubscribeDeadLetters?.();
+    await this.deadLetterConsumer?.stop();
     await this.resultConsumer?.stop();
     await this.options.store.flush();
     for (const actor of [...this.actors.values()]) actor.finish();

@@ -1,12 +1,34 @@
+import { randomBytes } from 'node:crypto';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { Bus, Consumer, DeadLetter, Delivery, Job, JobResult, Unsubscribe } from '../../src/bus/bus.port.js';
-import { makeControl, makeJob, makeResult, makeTransition, poolName } from './bus.fixtures.js';
+import { DeliveryBudget } from '../../src/bus/budget.js';
+import type {
+  Bus,
+  Consumer,
+  DeadLetter,
+  Delivery,
+  Job,
+  JobConsumerOptions,
+  JobResult,
+  Unsubscribe,
+} from '../../src/bus/bus.port.js';
+import { makeControl, makeHeartbeat, makeJob, makeResult, makeTransition, poolName } from './bus.fixtures.js';
 import { sleep, waitFor } from '../helpers/wait.js';
 
 /** Options every adapter takes; the contract passes short ones so redelivery happens within a test. */
 export interface BusTestOptions {
   ackWaitMs: number;
   maxDeliver: number;
+  /**
+   * Buses opened with the same scope share their streams where the adapter can (a durable adapter's
+   * second connection); a fresh scope is an isolated bus. The memory adapter ignores it.
+   */
+  scope: string;
+}
+
+/** What the contract expects of the adapter beyond the port's types. */
+export interface BusTraits {
+  /** Jobs, results and dead letters outlive the bus object (and its process). */
+  durable: boolean;
 }
 
 const ACK_WAIT_MS = 200;
@@ -50,12 +72,15 @@ class Ledger<T> {
 const jobLedger = () => new Ledger<Job>((job) => job.jobId);
 const resultLedger = () => new Ledger<JobResult>((result) => result.jobId);
 
+const newScope = () => `s${randomBytes(5).toString('hex')}`;
+
 /**
- * The bus port's contract: jobs and results at-least-once with ack, lease and redelivery; dead letters after
- * `maxDeliver`; transitions and control messages fanned out. Every adapter runs it:
- * `busContract('memory', async (options) => new MemoryBus(options))`.
+ * The bus port's contract: jobs, results and dead letters at-least-once with ack, lease and redelivery;
+ * dead letters after `maxDeliver`; in-flight bounded per consumer or by a shared budget; pools with
+ * requirements; transitions, control messages and heartbeats fanned out. Every adapter runs it:
+ * `busContract('memory', async (options) => new MemoryBus(options), { durable: false })`.
  */
-export function busContract(name: string, open: (options: BusTestOptions) => Promise<Bus>): void {
+export function busContract(name: string, open: (options: BusTestOptions) => Promise<Bus>, traits: BusTraits): void {
   describe(`Bus contract: ${name}`, () => {
     const buses: Bus[] = [];
     const consumers: Consumer[] = [];
@@ -68,12 +93,17 @@ export function busContract(name: string, open: (options: BusTestOptions) => Pro
     });
 
     async function openBus(options: Partial<BusTestOptions> = {}): Promise<Bus> {
-      const bus = await open({ ackWaitMs: ACK_WAIT_MS, maxDeliver: MAX_DELIVER, ...options });
+      const bus = await open({ ackWaitMs: ACK_WAIT_MS, maxDeliver: MAX_DELIVER, scope: newScope(), ...options });
       buses.push(bus);
       return bus;
     }
-    function consume(bus: Bus, pool: string, handler: (d: Delivery<Job>) => void, maxInFlight = 16): Consumer {
-      const consumer = bus.consumeJobs(pool, handler, { maxInFlight });
+    function consume(
+      bus: Bus,
+      pool: string,
+      handler: (d: Delivery<Job>) => void,
+      limit: number | JobConsumerOptions = 16,
+    ): Consumer {
+      const consumer = bus.consumeJobs(pool, handler, typeof limit === 'number' ? { maxInFlight: limit } : limit);
       consumers.push(consumer);
       return consumer;
     }
@@ -82,10 +112,22 @@ export function busContract(name: string, open: (options: BusTestOptions) => Pro
       consumers.push(consumer);
       return consumer;
     }
+    /** Consumes dead letters, acking each; returns what arrived. */
     function deadLetters(bus: Bus): DeadLetter[] {
       const letters: DeadLetter[] = [];
-      subscriptions.push(bus.subscribeDeadLetters((letter) => letters.push(letter)));
+      const consumer = bus.consumeDeadLetters((d) => {
+        letters.push(d.data);
+        d.ack();
+      });
+      consumers.push(consumer);
       return letters;
+    }
+    /** Publishes a job and nak's it until the bus dead-letters it. */
+    async function poison(bus: Bus, pool: string): Promise<Job> {
+      const job = makeJob(pool, 7);
+      consume(bus, pool, (d) => d.nak());
+      await bus.publishJob(job);
+      return job;
     }
     async function publishJobs(bus: Bus, pool: string, n: number): Promise<Job[]> {
       const jobs = Array.from({ length: n }, (_, i) => makeJob(pool, i));
@@ -287,31 +329,30 @@ export function busContract(name: string, open: (options: BusTestOptions) => Pro
         const bus = await openBus();
         const pool = poolName();
         const letters = deadLetters(bus);
-        subscriptions.push(
-          bus.subscribeDeadLetters(() => {
-            throw new Error('a broken dead-letter subscriber');
-          }),
-        );
-        const alsoLetters = deadLetters(bus);
         const ledger = jobLedger();
         consume(bus, pool, (d) => {
           ledger.record(d);
           if (d.data.attempt === 1) d.nak();
           else ledger.ack(d);
         });
-        const [poison, fine] = await publishJobs(bus, pool, 2);
+        const before = Date.now();
+        const [poisoned, fine] = await publishJobs(bus, pool, 2);
 
         await waitFor(() => letters.length > 0 && ledger.ackedAll([fine!.jobId]), 'a dead letter');
         await quietPeriod();
 
         expect(letters).toHaveLength(1);
-        expect(letters[0]).toMatchObject({ job: poison, deliveries: MAX_DELIVER });
-        expect(alsoLetters).toEqual(letters);
-        expect(ledger.counts(poison!.jobId)).toEqual([1, 2, 3]);
+        expect(letters[0]).toMatchObject({ job: poisoned, deliveries: MAX_DELIVER });
+        expect(letters[0]!.deadAt).toBeGreaterThanOrEqual(before);
+        expect(letters[0]!.deadAt).toBeLessThanOrEqual(Date.now());
+        expect(letters[0]!.reason).toEqual(expect.any(String));
+        expect(letters[0]!.reason).not.toBe('');
+        expect(ledger.counts(poisoned!.jobId)).toEqual([1, 2, 3]);
         expect(ledger.counts(fine!.jobId)).toEqual([1]);
       });
 
       it('dead-letters a job whose leases expired maxDeliver times', async () => {
+        // Needs a consumer: an adapter may decide on dead-lettering when it sees the next delivery.
         const bus = await openBus();
         const pool = poolName();
         const letters = deadLetters(bus);
@@ -364,6 +405,230 @@ export function busContract(name: string, open: (options: BusTestOptions) => Pro
         await waitFor(() => ledger.ackedAll(jobs.map((j) => j.jobId)), 'the jobs acked by the second consumer', 5_000);
         expect(ledger.deliveries.every((d) => d.by === 'second')).toBe(true);
       });
+
+      it('never has more deliveries unsettled than a budget shared by consumers of two pools, and both progress', async () => {
+        const bus = await openBus({ ackWaitMs: LONG_ACK_WAIT_MS });
+        const [left, right] = [poolName('left'), poolName('right')];
+        const budget = new DeliveryBudget(3);
+        const ledger = jobLedger();
+        let unsettled = 0;
+        let peak = 0;
+        const handler = (by: string) => (d: Delivery<Job>) => {
+          ledger.record(d, by);
+          unsettled++;
+          peak = Math.max(peak, unsettled);
+          setTimeout(
+            () => {
+              unsettled--;
+              ledger.ack(d);
+            },
+            2 + (ledger.deliveries.length % 5),
+          );
+        };
+        const both = [consume(bus, left, handler(left), { budget }), consume(bus, right, handler(right), { budget })];
+        const jobs = [...(await publishJobs(bus, left, 15)), ...(await publishJobs(bus, right, 15))];
+
+        await waitFor(() => ledger.ackedAll(jobs.map((j) => j.jobId)), 'every job of both pools acked');
+
+        expect(peak).toBeLessThanOrEqual(3);
+        expect(peak).toBeGreaterThan(1);
+        expect(ledger.deliveries.every((d) => d.by === d.data.pool)).toBe(true);
+        // Everything settled and both consumers stopped: every unit is back.
+        for (const consumer of both) await consumer.stop();
+        expect(budget.free).toBe(3);
+      });
+
+      it('a consumer of an idle pool does not starve a busy pool sharing its budget', async () => {
+        const bus = await openBus({ ackWaitMs: LONG_ACK_WAIT_MS });
+        const [idle, busy] = [poolName('idle'), poolName('busy')];
+        const budget = new DeliveryBudget(2);
+        const ledger = jobLedger();
+        consume(bus, idle, (d) => ledger.ack(d), { budget });
+        consume(
+          bus,
+          busy,
+          (d) => {
+            ledger.record(d);
+            setTimeout(() => ledger.ack(d), 1);
+          },
+          { budget },
+        );
+        const jobs = await publishJobs(bus, busy, 10);
+
+        await waitFor(() => ledger.ackedAll(jobs.map((j) => j.jobId)), 'the busy pool’s jobs acked');
+        expect(ledger.deliveries).toHaveLength(10);
+      });
+
+      it('gives a delivery’s slot back when its lease runs out: a hung job does not block the next one', async () => {
+        const bus = await openBus();
+        const pool = poolName();
+        const ledger = jobLedger();
+        const [hung, next] = [makeJob(pool, 0), makeJob(pool, 1)];
+        consume(
+          bus,
+          pool,
+          (d) => {
+            ledger.record(d);
+            // The first delivery of `hung` is never settled; the only slot must come back when its lease ends.
+            if (d.data.jobId !== hung.jobId || d.deliveryCount > 1) ledger.ack(d);
+          },
+          1,
+        );
+        await bus.publishJob(hung);
+        await waitFor(() => ledger.deliveries.length === 1, 'the hung delivery');
+        await bus.publishJob(next);
+
+        await waitFor(() => ledger.ackedAll([hung.jobId, next.jobId]), 'both jobs acked through one slot');
+        expect(ledger.counts(hung.jobId)).toEqual([1, 2]);
+        expect(ledger.counts(next.jobId)).toEqual([1]);
+      });
+
+      it('rejects a pool name that is not one subject token', async () => {
+        const bus = await openBus();
+        for (const bad of ['', 'a.b', 'a b', 'a*', '>', 'x'.repeat(65)]) {
+          await expect(bus.publishJob(makeJob(bad))).rejects.toThrow(/pool/);
+          await expect(bus.declarePool(bad, {})).rejects.toThrow(/pool/);
+          expect(() => bus.consumeJobs(bad, () => undefined, { maxInFlight: 1 })).toThrow(/pool/);
+        }
+      });
+    });
+
+    describe('pools', () => {
+      it('lists declared pools with their requirements; declaring again replaces them', async () => {
+        const bus = await openBus();
+        const [gpu, arm] = [poolName('gpu'), poolName('arm')];
+        await bus.declarePool(gpu, { gpu: 'true', os: 'linux' });
+        await bus.declarePool(arm, { arch: 'arm64' });
+        await bus.declarePool(arm, { arch: 'arm64' });
+
+        expect(await bus.listPools()).toEqual(
+          [
+            { pool: gpu, requires: { gpu: 'true', os: 'linux' } },
+            { pool: arm, requires: { arch: 'arm64' } },
+          ].sort((a, b) => a.pool.localeCompare(b.pool)),
+        );
+
+        await bus.declarePool(gpu, { gpu: 'false' });
+        expect((await bus.listPools()).find((p) => p.pool === gpu)).toEqual({ pool: gpu, requires: { gpu: 'false' } });
+      });
+
+      it('lists a pool that was only consumed as requiring nothing, and consuming keeps a declared pool’s requirements', async () => {
+        const bus = await openBus();
+        const [plain, declared] = [poolName('plain'), poolName('declared')];
+        await bus.declarePool(declared, { os: 'mac' });
+        const ledger = jobLedger();
+        consume(bus, plain, (d) => ledger.ack(d));
+        consume(bus, declared, (d) => ledger.ack(d));
+        const jobs = [...(await publishJobs(bus, plain, 1)), ...(await publishJobs(bus, declared, 1))];
+        await waitFor(() => ledger.ackedAll(jobs.map((j) => j.jobId)), 'a job of each pool acked');
+
+        const pools = await bus.listPools();
+        expect(pools.find((p) => p.pool === plain)).toEqual({ pool: plain, requires: {} });
+        expect(pools.find((p) => p.pool === declared)).toEqual({ pool: declared, requires: { os: 'mac' } });
+      });
+
+      it('delivers jobs of a declared pool like any other', async () => {
+        const bus = await openBus();
+        const pool = poolName();
+        await bus.declarePool(pool, { os: 'linux' });
+        const jobs = await publishJobs(bus, pool, 3);
+        const ledger = jobLedger();
+        consume(bus, pool, (d) => {
+          ledger.record(d);
+          ledger.ack(d);
+        });
+        await waitFor(() => ledger.ackedAll(jobs.map((j) => j.jobId)), 'the declared pool’s jobs');
+        expect(ledger.deliveries.map((d) => d.data)).toEqual(jobs);
+      });
+    });
+
+    describe('dead letters', () => {
+      it('redelivers a dead letter that was not acked, until it is', async () => {
+        const bus = await openBus();
+        const pool = poolName();
+        const seen: { jobId: string; count: number }[] = [];
+        consumers.push(
+          bus.consumeDeadLetters((d) => {
+            seen.push({ jobId: d.data.job.jobId, count: d.deliveryCount });
+            if (d.deliveryCount === 1) throw new Error('the coordinator failed to record it');
+            if (d.deliveryCount === 2) d.nak();
+            else d.ack();
+          }),
+        );
+        const job = await poison(bus, pool);
+
+        await waitFor(() => seen.length >= 3, 'the letter three times');
+        await quietPeriod();
+        expect(seen).toEqual([1, 2, 3].map((count) => ({ jobId: job.jobId, count })));
+      });
+
+      it('keeps dead letters listed, oldest first, acked or not, until one is removed', async () => {
+        const bus = await openBus();
+        const letters = deadLetters(bus);
+        const [first, second] = [await poison(bus, poolName()), await poison(bus, poolName())];
+        await waitFor(() => letters.length === 2, 'both dead letters consumed and acked');
+        // Oldest first: both were poisoned concurrently, so the order is the order they died in.
+        const order = letters.map((l) => l.job.jobId);
+
+        const listed = await bus.listDeadLetters();
+        expect(listed.map((l) => l.job.jobId)).toEqual(order);
+        expect(listed.find((l) => l.job.jobId === first.jobId)).toMatchObject({ job: first, deliveries: MAX_DELIVER });
+        expect(listed.every((l) => typeof l.deadAt === 'number' && l.reason.length > 0)).toBe(true);
+
+        expect(await bus.removeDeadLetter(first.jobId)).toBe(true);
+        expect(await bus.removeDeadLetter(first.jobId)).toBe(false);
+        expect(await bus.removeDeadLetter('job_none')).toBe(false);
+        expect((await bus.listDeadLetters()).map((l) => l.job.jobId)).toEqual([second.jobId]);
+      });
+
+      it('a dead letter removed before anyone consumed it is not delivered', async () => {
+        const bus = await openBus();
+        const job = await poison(bus, poolName());
+        await waitFor(async () => (await bus.listDeadLetters()).length === 1, 'the dead letter held');
+        expect(await bus.removeDeadLetter(job.jobId)).toBe(true);
+
+        const letters = deadLetters(bus);
+        await quietPeriod();
+        expect(letters).toEqual([]);
+        expect(await bus.listDeadLetters()).toEqual([]);
+      });
+    });
+
+    describe('durability', () => {
+      it(`is ${traits.durable ? 'durable: jobs, results and dead letters outlive the bus object' : 'not durable'}`, async () => {
+        const scope = newScope();
+        const first = await openBus({ scope });
+        expect(first.durable).toBe(traits.durable);
+        if (!traits.durable) return;
+
+        const pool = poolName();
+        const dead = await poison(first, poolName());
+        await waitFor(async () => (await first.listDeadLetters()).length === 1, 'a dead letter');
+        const [job] = await publishJobs(first, pool, 1);
+        const result = makeResult(3);
+        await first.publishResult(result);
+        await first.close();
+
+        const second = await openBus({ scope });
+        const jobs = jobLedger();
+        const results = resultLedger();
+        consume(second, pool, (d) => {
+          jobs.record(d);
+          jobs.ack(d);
+        });
+        consumeResults(second, (d) => {
+          results.record(d);
+          results.ack(d);
+        });
+        const letters = deadLetters(second);
+        await waitFor(
+          () => jobs.ackedAll([job!.jobId]) && results.ackedAll([result.jobId]) && letters.length === 1,
+          'the job, the result and the dead letter from the closed bus',
+        );
+        expect(jobs.deliveries[0]!.data).toEqual(job);
+        expect(results.deliveries[0]!.data).toEqual(result);
+        expect(letters[0]!.job).toEqual(dead);
+      });
     });
 
     describe('results', () => {
@@ -406,16 +671,30 @@ export function busContract(name: string, open: (options: BusTestOptions) => Pro
     });
 
     describe('fan-out', () => {
-      for (const kind of ['transitions', 'control messages'] as const) {
+      /** The three fire-and-forget kinds, driven the same way. */
+      const kinds = {
+        transitions: {
+          make: makeTransition,
+          publish: (bus: Bus, m: unknown) => bus.publishTransition(m as ReturnType<typeof makeTransition>),
+          subscribe: (bus: Bus, handler: (m: unknown) => void) => bus.subscribeTransitions(handler),
+        },
+        'control messages': {
+          make: makeControl,
+          publish: (bus: Bus, m: unknown) => bus.publishControl(m as ReturnType<typeof makeControl>),
+          subscribe: (bus: Bus, handler: (m: unknown) => void) => bus.subscribeControl(handler),
+        },
+        heartbeats: {
+          make: makeHeartbeat,
+          publish: (bus: Bus, m: unknown) => bus.publishHeartbeat(m as ReturnType<typeof makeHeartbeat>),
+          subscribe: (bus: Bus, handler: (m: unknown) => void) => bus.subscribeHeartbeats(handler),
+        },
+      };
+
+      for (const [kind, { make, publish, subscribe: subscribeTo }] of Object.entries(kinds)) {
         it(`delivers ${kind} to every subscriber in publish order, and not after unsubscribe`, async () => {
           const bus = await openBus();
-          const make = kind === 'transitions' ? makeTransition : makeControl;
-          const publish = (m: unknown) =>
-            kind === 'transitions'
-              ? bus.publishTransition(m as ReturnType<typeof makeTransition>)
-              : bus.publishControl(m as ReturnType<typeof makeControl>);
           const subscribe = (handler: (m: unknown) => void) => {
-            const unsubscribe = kind === 'transitions' ? bus.subscribeTransitions(handler) : bus.subscribeControl(handler);
+            const unsubscribe = subscribeTo(bus, handler);
             subscriptions.push(unsubscribe);
             return unsubscribe;
           };
@@ -423,7 +702,7 @@ export function busContract(name: string, open: (options: BusTestOptions) => Pro
           const stopA = subscribe((m) => a.push(m));
           subscribe((m) => b.push(m));
           const first = Array.from({ length: 5 }, (_, i) => make(i));
-          for (const m of first) await publish(m);
+          for (const m of first) await publish(bus, m);
 
           await waitFor(() => a.length === 5 && b.length === 5, 'both subscribers to see five');
           expect(a).toEqual(first);
@@ -431,7 +710,7 @@ export function busContract(name: string, open: (options: BusTestOptions) => Pro
 
           stopA();
           const more = [make(5), make(6)];
-          for (const m of more) await publish(m);
+          for (const m of more) await publish(bus, m);
           await waitFor(() => b.length === 7, 'the remaining subscriber to see seven');
           expect(b).toEqual([...first, ...more]);
           expect(a).toEqual(first);
@@ -439,23 +718,15 @@ export function busContract(name: string, open: (options: BusTestOptions) => Pro
 
         it(`keeps delivering ${kind} to the others when one subscriber throws`, async () => {
           const bus = await openBus();
-          const make = kind === 'transitions' ? makeTransition : makeControl;
           const seen = { thrower: [] as unknown[], other: [] as unknown[] };
           const thrower = (m: unknown) => {
             seen.thrower.push(m);
             throw new Error('subscriber bug');
           };
           const other = (m: unknown) => void seen.other.push(m);
-          for (const handler of [thrower, other]) {
-            subscriptions.push(
-              kind === 'transitions' ? bus.subscribeTransitions(handler) : bus.subscribeControl(handler),
-            );
-          }
+          for (const handler of [thrower, other]) subscriptions.push(subscribeTo(bus, handler));
           const messages = [make(0), make(1), make(2)];
-          for (const m of messages) {
-            if (kind === 'transitions') await bus.publishTransition(m as ReturnType<typeof makeTransition>);
-            else await bus.publishControl(m as ReturnType<typeof makeControl>);
-          }
+          for (const m of messages) await publish(bus, m);
 
           await waitFor(() => seen.other.length === 3 && seen.thrower.length === 3, 'both subscribers to see three');
           expect(seen.other).toEqual(messages);

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { newId } from '../../src/core/ids.js';
-import type { ControlMessage, Job, JobResult, TransitionEvent } from '../../src/bus/bus.port.js';
+import type { AgentHeartbeat, ControlMessage, Job, JobResult, TransitionEvent } from '../../src/bus/bus.port.js';
 
 /** Message builders for the bus contract. Pool names carry a random suffix so suites may share a server. */
 
@@ -58,4 +58,18 @@ export function makeTransition(n = 0): TransitionEvent {
 
 export function makeControl(n = 0): ControlMessage {
   return { type: n % 2 === 0 ? 'cancel' : 'abort', jobId: newId('job'), executionId: newId('exe'), reason: `stop ${n}` };
+}
+
+export function makeHeartbeat(n = 0): AgentHeartbeat {
+  return {
+    agentId: `agent-${randomBytes(3).toString('hex')}`,
+    pools: ['default', `pool-${n}`],
+    capacity: 4,
+    running: n % 4,
+    runners: ['GENERIC', 'BDD'],
+    labels: { os: 'linux', n: String(n) },
+    startedAt: Date.UTC(2030, 0, 1),
+    at: Date.UTC(2030, 0, 1) + n * 1000,
+    ...(n === 3 ? { leaving: true } : {}),
+  };
 }
