@@ -21,7 +21,8 @@ export interface ExecutionHost {
   clock: Clock;
   logger: Logger;
   root: AnyActorRef;
-  pool: string;
+  /** The pool (job subject) an item's jobs go to: where workers with the labels it requires take them. */
+  poolFor(item: ExecutionRecord['item']): Promise<string>;
   /**
    * Slack after a run deadline before the coordinator itself declares TIMEOUT (the worker normally reports
    * it first); covers lost workers.
@@ -221,19 +222,23 @@ export class ExecutionActor {
   }
 
   private dispatch(ctx: ExecutionMachineContext): void {
-    // Named after the transition into RUNNING: unique for ever, so a stale result is never taken for current.
+    // Named after the transition into RUNNING: unique for ever, so a stale result is never taken for current,
+    // and the same job when it is published again after a restart (a durable bus drops the duplicate).
     const jobId = `${this.id}:${ctx.seq}`;
     this.jobId = jobId;
-    this.host.bus
-      .publishJob({
-        jobId,
-        executionId: this.id,
-        runId: this.meta.runId,
-        attempt: ctx.attempt,
-        pool: this.host.pool,
-        item: this.meta.item,
-        deadlineAt: ctx.runDeadlineAt ?? this.host.clock.now() + ctx.timeoutMs,
-      })
+    this.host
+      .poolFor(this.meta.item)
+      .then((pool) =>
+        this.host.bus.publishJob({
+          jobId,
+          executionId: this.id,
+          runId: this.meta.runId,
+          attempt: ctx.attempt,
+          pool,
+          item: this.meta.item,
+          deadlineAt: ctx.runDeadlineAt ?? this.host.clock.now() + ctx.timeoutMs,
+        }),
+      )
       .catch((err: unknown) => {
         this.host.logger.error({ err, executionId: this.id }, 'job not published');
         if (this.jobFinished(jobId)) void this.apply('ERROR', { actor: 'engine', reason: 'the job could not be queued' });

@@ -51,6 +51,8 @@ export interface JobResult {
   agentId: string;
   startedAt: number;
   finishedAt: number;
+  /** How many times the job was delivered, this delivery included (more than 1: earlier workers were lost). */
+  deliveries?: number;
 }
 
 /** A transition as other services see it (SPEC §7 live event shape). */
@@ -162,6 +164,8 @@ export interface Bus {
   removeDeadLetter(jobId: string): Promise<boolean>;
   publishHeartbeat(heartbeat: AgentHeartbeat): Promise<void>;
   subscribeHeartbeats(handler: (heartbeat: AgentHeartbeat) => void): Unsubscribe;
+  /** Resolves when the bus answers within `timeoutMs`, rejects otherwise (readiness checks). */
+  ping(timeoutMs: number): Promise<void>;
   close(): Promise<void>;
 }
 

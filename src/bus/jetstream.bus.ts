@@ -287,6 +287,21 @@ export class JetStreamBus implements Bus {
   }
 
   /** Stops every consumer (unsettled deliveries go back to the server), then drains the connection. */
+  /** A round trip to the server, bounded: while reconnecting it would otherwise wait. */
+  async ping(timeoutMs: number): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      await Promise.race([
+        this.connection.rtt(),
+        new Promise<never>((_, reject) => {
+          timer = setTimeout(() => reject(new Error(`NATS did not answer within ${timeoutMs} ms`)), timeoutMs);
+        }),
+      ]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
   close(): Promise<void> {
     this.closing ??= (async () => {
       for (const consumer of [...this.consumers]) await consumer.stop();

@@ -328,6 +328,10 @@ export class MemoryBus implements Bus {
     return () => this.heartbeats.delete(handler);
   }
 
+  ping(_timeoutMs: number): Promise<void> {
+    return Promise.resolve();
+  }
+
   close(): Promise<void> {
     for (const queue of this.jobs.values()) queue.close();
     this.results.close();

@@ -4,6 +4,7 @@ import { remoteRunCommand, remoteStatusCommand } from './remote-run.js';
 import { runCommand } from './run.command.js';
 import { serveCommand } from './serve.command.js';
 import { statusCommand } from './status.command.js';
+import { workerCommand, type WorkerCommandOptions } from './worker.command.js';
 
 /** Exit codes: 0 all passed, 1 something did not pass, 2 bad input or configuration. */
 const program = new Command()
@@ -37,6 +38,17 @@ program
   });
 
 program
+  .command('worker')
+  .description('run an agent of distributed mode: pull jobs from NATS JetStream (NATS_URL) into a local pool')
+  .option('--labels <k=v,...>', 'labels this agent offers to items that require them (or TROUPE_AGENT_LABELS)')
+  .option('--threads <n>', 'worker threads (or QUEUE_WORKER_COUNT; default: CPUs)')
+  .option('--pool <name>', 'base pool to serve (or TROUPE_POOL; default "default")')
+  .option('--drain <seconds>', 'on SIGTERM, how long running jobs may finish before they are handed back', '30')
+  .action(async (opts: WorkerCommandOptions) => {
+    process.exitCode = await workerCommand(opts);
+  });
+
+program
   .command('status')
   .description("show an execution's or a run's status from the local data dir")
   .argument('<id>', 'execution id (exe_…) or run id (run_…)')
@@ -59,7 +71,7 @@ try {
     if (Array.isArray(details) && details.length > 1) {
       for (const d of details) process.stderr.write(`  ${d.path ?? ''} ${d.message ?? ''}\n`);
     }
-    process.exitCode = ['QUEUE_FULL', 'ENGINE_STOPPED', 'SERVER_UNREACHABLE', 'INTERNAL'].includes(err.code) ? 1 : 2;
+    process.exitCode = ['QUEUE_FULL', 'ENGINE_STOPPED', 'SERVER_UNREACHABLE', 'BUS_UNAVAILABLE', 'INTERNAL'].includes(err.code) ? 1 : 2;
   } else {
     process.stderr.write(`troupe: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
     process.exitCode = 1;

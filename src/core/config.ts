@@ -38,6 +38,9 @@ export const CONFIG_DEFAULTS = {
   TROUPE_MAX_BODY_BYTES: 4 * 1024 * 1024,
   TROUPE_EXEC_ENABLED: false,
   TROUPE_STORE_SYNC: 'FULL',
+  TROUPE_POOL: 'default',
+  TROUPE_ACK_WAIT_SECONDS: 30,
+  TROUPE_MAX_DELIVER: 5,
 } as const;
 
 const D = CONFIG_DEFAULTS;
@@ -71,7 +74,32 @@ export const configSchema = z.object({
   API_RATE_LIMIT_PER_MINUTE: int(1, 10_000_000).default(D.API_RATE_LIMIT_PER_MINUTE),
   PORT: int(0, 65_535).default(D.PORT),
   TROUPE_DATA_DIR: z.string().min(1, { message: 'must not be empty' }).default(D.TROUPE_DATA_DIR),
-  NATS_URL: url.optional(),
+  NATS_URL: z
+    .string()
+    .regex(/^(nats|tls|wss?):\/\/[^\s,]+(,(nats|tls|wss?):\/\/[^\s,]+)*$/, {
+      message: 'must be nats://host:port (several separated by commas)',
+    })
+    .optional(),
+  /** NATS credentials (docs/nats.md): a .creds file, a user and password, or a token. */
+  NATS_CREDS: z.string().min(1).optional(),
+  NATS_USER: z.string().min(1).optional(),
+  NATS_PASSWORD: z.string().min(1).optional(),
+  NATS_TOKEN: z.string().min(1).optional(),
+  /** The base pool (job subject token) this process dispatches to or serves. */
+  TROUPE_POOL: z
+    .string()
+    .regex(/^[A-Za-z0-9_-]{1,46}$/, { message: 'must be 1-46 of A-Z a-z 0-9 _ -' })
+    .default(D.TROUPE_POOL),
+  /** What this agent offers to items that `require` labels: `key=value,key=value`. */
+  TROUPE_AGENT_LABELS: z
+    .string()
+    .regex(/^\s*[^=,\s][^=,]*=[^,]*(,\s*[^=,\s][^=,]*=[^,]*)*\s*$/, { message: 'must be key=value pairs separated by commas' })
+    .optional(),
+  TROUPE_AGENT_ID: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, { message: 'must be 1-64 of A-Z a-z 0-9 _ -' }).optional(),
+  /** Seconds a worker may hold a job without a sign of life before it is redelivered. */
+  TROUPE_ACK_WAIT_SECONDS: int(1, 3600).default(D.TROUPE_ACK_WAIT_SECONDS),
+  /** Deliveries of a job without a result before it is dead-lettered and its execution ABORTED. */
+  TROUPE_MAX_DELIVER: int(1, 100).default(D.TROUPE_MAX_DELIVER),
   MONGODB_URL: z
     .string()
     .regex(/^mongodb(\+srv)?:\/\//, { message: 'must start with mongodb:// or mongodb+srv://' })

@@ -20,6 +20,7 @@ export const ERROR_CODES = {
   CONFIG_INVALID: { status: 500, retryable: false, message: 'The configuration is invalid.' },
   STORE_UNAVAILABLE: { status: 503, retryable: true, message: 'The store is not reachable.' },
   ENGINE_STOPPED: { status: 503, retryable: true, message: 'The engine is shutting down.' },
+  BUS_UNAVAILABLE: { status: 503, retryable: true, message: 'NATS cannot be reached.' },
   SERVER_UNREACHABLE: { status: 503, retryable: true, message: 'The Troupe server cannot be reached.' },
   RUNNER_FAILED: { status: 500, retryable: true, message: 'The runner failed.' },
   RUNNER_TIMEOUT: { status: 500, retryable: true, message: 'The runner exceeded its deadline.' },

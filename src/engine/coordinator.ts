@@ -13,11 +13,12 @@ import {
 } from '../../actors/run-supervisor.actor.js';
 import { createSchedulerLogic, type SchedulerRef } from '../../actors/scheduler.actor.js';
 import { stopChild } from '../../actors/system.js';
-import type { Bus, Consumer, JobOutcome } from '../bus/bus.port.js';
+import { DEFAULT_POOL, type Bus, type Consumer, type DeadLetter, type JobOutcome } from '../bus/bus.port.js';
 import type { Clock } from '../core/clock.js';
 import { TroupeError } from '../core/errors.js';
 import { newId } from '../core/ids.js';
 import { validateItem } from '../core/items.js';
+import { requirementPool } from '../core/routing.js';
 import type { Logger } from '../core/log.js';
 import {
   ExecutionContextSchema,
@@ -116,6 +117,8 @@ export class Coordinator {
     (run: { id: string; status: RunStatus; createdAt: number; finishedAt: number }) => void
   >();
   private resultConsumer: Consumer | null = null;
+  /** Requirement pools declared on the bus (once each per process). */
+  private readonly declaredPools = new Map<string, Promise<void>>();
   private deadLetterConsumer: Consumer | null = null;
   private stopped = false;
 
@@ -143,7 +146,7 @@ export class Coordinator {
       clock: options.clock,
       logger: options.logger,
       root: this.root,
-      pool: options.pool ?? 'default',
+      poolFor: (item) => this.poolFor(item),
       watchdogGraceMs: options.watchdogGraceMs ?? 5000,
       actors: this.actors,
       onTransition: (actor, record) => this.transitioned(actor, record),
@@ -152,16 +155,24 @@ export class Coordinator {
     this.machine = provideMachine(this.host);
   }
 
-  /** Subscribes to results and dead letters, then resumes every execution the store holds unfinished. */
+  /**
+   * Resumes every execution the store holds unfinished, then takes results and dead letters: on a durable bus
+   * they may be waiting for executions that exist only once resumed.
+   */
   async start(): Promise<void> {
     const { bus } = this.options;
+    await this.recover();
     this.resultConsumer = bus.consumeResults((delivery) => {
       const result = delivery.data;
       const actor = this.actors.get(result.executionId);
       if (!actor || !actor.jobFinished(result.jobId)) return delivery.ack(); // stale or already settled
+      const redelivered =
+        result.deliveries !== undefined && result.deliveries > 1
+          ? `delivery ${result.deliveries} of the job: earlier deliveries were not reported (worker lost)`
+          : undefined;
       const write = actor.apply(OUTCOME_EVENT[result.outcome], {
         actor: `worker:${result.agentId}`,
-        reason: result.reason ?? undefined,
+        reason: result.reason ?? redelivered,
         steps: result.steps,
         ...(result.error ? { retryable: result.error.retryable } : {}),
       });
@@ -182,7 +193,20 @@ export class Coordinator {
         () => delivery.nak(1000),
       );
     });
-    await this.recover();
+  }
+
+  /** The pool an item's jobs go to; a requirement pool is declared on the bus before its first job. */
+  private poolFor(item: TestItem): Promise<string> {
+    const base = this.options.pool ?? DEFAULT_POOL;
+    if (!item.requires || Object.keys(item.requires).length === 0) return Promise.resolve(base);
+    const pool = requirementPool(base, item.requires);
+    let declared = this.declaredPools.get(pool);
+    if (!declared) {
+      declared = this.options.bus.declarePool(pool, item.requires);
+      declared.catch(() => this.declaredPools.delete(pool));
+      this.declaredPools.set(pool, declared);
+    }
+    return declared.then(() => pool);
   }
 
   private async recover(): Promise<void> {
@@ -193,7 +217,12 @@ export class Coordinator {
     let lost = 0;
     for (const [actor, record] of restored) {
       if (isTerminal(actor.status) || actor.status !== record.status) continue;
-      if (record.status === 'RUNNING') {
+      if (record.status === 'RUNNING' && this.options.bus.durable) {
+        // The job is still on the bus (or its result is): wait for it. Publishing it again under the same job
+        // id covers a crash between storing RUNNING and publishing; the bus drops the duplicate.
+        this.governor.send({ type: 'acquire', executionId: actor.id, owner: actor.meta.owner, runId: actor.meta.runId });
+        actor.enter('RUNNING');
+      } else if (record.status === 'RUNNING') {
         lost++;
         void actor.apply('ERROR', {
           actor: 'engine',
@@ -470,6 +499,30 @@ export class Coordinator {
     }
     supervisor.send({ type: 'cancel', actor: `user:${principal.id}`, reason: `run cancelled by ${principal.id}` });
     await this.audit(principal, 'CANCEL_RUN', runId);
+  }
+
+  /** Every dead letter the bus holds, oldest first (admin). */
+  async deadLetters(): Promise<DeadLetter[]> {
+    return this.options.bus.listDeadLetters();
+  }
+
+  /**
+   * Runs a dead-lettered job's execution again: a new execution linked by `rerunOf` (like retry), and the
+   * letter is removed. The execution must have ended (ABORTED once its letter was taken).
+   */
+  async redrive(jobId: string, principal: Principal): Promise<ExecutionRecord> {
+    const letter = (await this.options.bus.listDeadLetters()).find((l) => l.job.jobId === jobId);
+    if (!letter) throw new TroupeError('NOT_FOUND', `no dead letter for job ${jobId}`);
+    const record = await this.retry(letter.job.executionId, principal);
+    await this.options.bus.removeDeadLetter(jobId);
+    await this.audit(principal, 'REDRIVE', jobId, { execution: letter.job.executionId, rerun: record.id });
+    return record;
+  }
+
+  /** Forgets a dead letter without running anything again. */
+  async discardDeadLetter(jobId: string, principal: Principal): Promise<void> {
+    if (!(await this.options.bus.removeDeadLetter(jobId))) throw new TroupeError('NOT_FOUND', `no dead letter for job ${jobId}`);
+    await this.audit(principal, 'DISCARD_DEAD_LETTER', jobId);
   }
 
   /** Records who did what to which, when and from where. */

@@ -1,7 +1,10 @@
 import { hostname } from 'node:os';
 import { join } from 'node:path';
+import { JetStreamBus } from '../bus/jetstream.bus.js';
 import { MemoryBus } from '../bus/memory.bus.js';
 import type { Bus } from '../bus/bus.port.js';
+import { TroupeError } from '../core/errors.js';
+import { parseLabels } from '../core/routing.js';
 import { systemClock, type Clock } from '../core/clock.js';
 import type { Config } from '../core/config.js';
 import type { Logger } from '../core/log.js';
@@ -10,6 +13,7 @@ import { runnerTypes } from '../runners/registry.js';
 import { SqliteStore } from '../store/sqlite.store.js';
 import type { Store } from '../store/store.port.js';
 import { WorkerNode } from '../worker/worker-node.js';
+import { AgentDirectory } from './agents.js';
 import { Coordinator } from './coordinator.js';
 
 export interface Engine {
@@ -17,6 +21,7 @@ export interface Engine {
   store: Store;
   bus: Bus;
   pool: WorkerPool | null;
+  agents: AgentDirectory;
   close(): Promise<void>;
 }
 
@@ -29,7 +34,47 @@ export interface EngineOverrides {
   watchdogGraceMs?: number;
 }
 
-/** The composition root of embedded mode: SQLite store, in-process bus, local Piscina pool, coordinator. */
+/** Whether NATS credentials are configured (AGENT_AUTHENTICATION_REQUIRED insists on them). */
+export function natsCredentialsGiven(config: Config): boolean {
+  return Boolean(config.NATS_CREDS ?? config.NATS_TOKEN ?? (config.NATS_USER && config.NATS_PASSWORD));
+}
+
+/** The bus of the configuration: JetStream with NATS_URL (distributed mode), else in-process. */
+export async function openBus(config: Config, name: string): Promise<Bus> {
+  if (config.NATS_URL === undefined) return new MemoryBus();
+  if (config.AGENT_AUTHENTICATION_REQUIRED && !natsCredentialsGiven(config)) {
+    throw new TroupeError(
+      'CONFIG_INVALID',
+      'AGENT_AUTHENTICATION_REQUIRED is set: give NATS credentials (NATS_CREDS, NATS_USER and NATS_PASSWORD, or NATS_TOKEN; see docs/nats.md)',
+    );
+  }
+  try {
+    return await JetStreamBus.connect({
+      servers: config.NATS_URL,
+      name,
+      ackWaitMs: config.TROUPE_ACK_WAIT_SECONDS * 1000,
+      maxDeliver: config.TROUPE_MAX_DELIVER,
+      ...(config.NATS_CREDS === undefined ? {} : { credsFile: config.NATS_CREDS }),
+      ...(config.NATS_USER === undefined ? {} : { user: config.NATS_USER }),
+      ...(config.NATS_PASSWORD === undefined ? {} : { pass: config.NATS_PASSWORD }),
+      ...(config.NATS_TOKEN === undefined ? {} : { token: config.NATS_TOKEN }),
+    });
+  } catch (err) {
+    throw new TroupeError('BUS_UNAVAILABLE', `cannot connect to NATS at ${config.NATS_URL}: ${(err as Error).message}`, {
+      cause: err,
+    });
+  }
+}
+
+/** This process's agent id: TROUPE_AGENT_ID, else host and pid. */
+export function agentIdOf(config: Config): string {
+  return config.TROUPE_AGENT_ID ?? `${hostname()}-${process.pid}`.replace(/[^A-Za-z0-9_-]/g, '_').slice(0, 64);
+}
+
+/**
+ * The composition root. Embedded mode: SQLite store, in-process bus, local Piscina pool, coordinator. With
+ * NATS_URL the bus is JetStream and the local pool is one agent among any number of `troupe worker`s.
+ */
 export async function createEngine(config: Config, logger: Logger, overrides: EngineOverrides = {}): Promise<Engine> {
   const store =
     overrides.store ??
@@ -38,20 +83,31 @@ export async function createEngine(config: Config, logger: Logger, overrides: En
       synchronous: config.TROUPE_STORE_SYNC,
       maxBatch: config.QUEUE_BATCH_SIZE,
     });
-  const bus = overrides.bus ?? new MemoryBus();
+  const bus = overrides.bus ?? (await openBus(config, 'troupe-coordinator'));
   const pool =
     overrides.pool === false
       ? null
       : new WorkerPool({ ...(config.QUEUE_WORKER_COUNT ? { threads: config.QUEUE_WORKER_COUNT } : {}), ...overrides.pool });
   const worker = pool
-    ? new WorkerNode({ bus, pool, logger: logger.child({ component: 'worker' }), agentId: `${hostname()}-${process.pid}` })
+    ? new WorkerNode({
+        bus,
+        pool,
+        logger: logger.child({ component: 'worker' }),
+        agentId: agentIdOf(config),
+        poolName: config.TROUPE_POOL,
+        labels: parseLabels(config.TROUPE_AGENT_LABELS ?? ''),
+        runners: runnerTypes(),
+        heartbeatMs: config.HEALTH_CHECK_INTERVAL * 1000,
+      })
     : null;
+  const agents = new AgentDirectory(bus, config.HEALTH_CHECK_INTERVAL * 1000);
   const coordinator = new Coordinator({
     store,
     bus,
     clock: overrides.clock ?? systemClock,
     logger: logger.child({ component: 'coordinator' }),
     runnable: runnerTypes(),
+    pool: config.TROUPE_POOL,
     maxConcurrent: config.EXECUTION_MAX_CONCURRENT_JOBS,
     maxQueueSize: config.QUEUE_MAX_QUEUE_SIZE,
     agingMs: config.QUEUE_AGING_SECONDS * 1000,
@@ -69,9 +125,11 @@ export async function createEngine(config: Config, logger: Logger, overrides: En
     store,
     bus,
     pool,
+    agents,
     close: async () => {
       await coordinator.stop();
       await worker?.stop({ abort: true });
+      agents.close();
       await pool?.close();
       await bus.close();
       await store.close();

@@ -1,5 +1,6 @@
 import type { Config } from '../core/config.js';
 import type { Logger } from '../core/log.js';
+import type { AgentDirectory } from '../engine/agents.js';
 import type { Coordinator, Principal } from '../engine/coordinator.js';
 import type { Store } from '../store/store.port.js';
 import type { Authenticator } from './auth.js';
@@ -9,6 +10,7 @@ import type { RateLimiter } from './rate-limit.js';
 /** What route modules need. */
 export interface Api {
   coordinator: Coordinator;
+  agents: AgentDirectory;
   store: Store;
   auth: Authenticator;
   limiter: RateLimiter;

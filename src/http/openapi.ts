@@ -31,6 +31,7 @@ const listParams = [
   { name: 'createdBefore', in: 'query', schema: { type: 'string', format: 'date-time' } },
 ];
 const idParam = { name: 'id', in: 'path', required: true, schema: { type: 'string' } };
+const jobIdParam = { name: 'jobId', in: 'path', required: true, schema: { type: 'string' } };
 const ok = (description: string) => ({ description, content: { 'application/json': { schema: { type: 'object' } } } });
 const common = errors(401, 404, 429);
 
@@ -105,6 +106,10 @@ export function openApiDocument(version: string) {
         get: { summary: 'List API keys (admin)', responses: { '200': ok('{ items }'), ...common, ...errors(403) } },
       },
       '/v1/keys/{id}': { delete: { summary: 'Revoke an API key (admin)', parameters: [idParam], responses: { '200': ok('revoked'), ...common, ...errors(403) } } },
+      '/v1/agents': { get: { summary: 'Live agents (distributed mode): capacity, running, pools, labels, runners', responses: { '200': ok('{ items }'), ...common } } },
+      '/v1/dead-letters': { get: { summary: 'Dead-lettered jobs, newest first (admin)', responses: { '200': ok('{ items }'), ...common, ...errors(403) } } },
+      '/v1/dead-letters/{jobId}': { delete: { summary: 'Discard a dead letter (admin)', parameters: [jobIdParam], responses: { '200': ok('discarded'), ...common, ...errors(403) } } },
+      '/v1/dead-letters/{jobId}/redrive': { post: { summary: "Run a dead letter's execution again as a new execution linked by rerunOf (admin)", parameters: [jobIdParam], responses: { '201': ok('the new execution'), ...common, ...errors(403, 409) } } },
       '/v1/live': { get: { summary: 'Live channel (WebSocket upgrade); see docs/api.md', responses: { '101': { description: 'switching protocols' }, ...errors(401, 429) } } },
       '/healthz': { get: { summary: 'Process is up', security: [], responses: { '200': ok('ok') } } },
       '/readyz': { get: { summary: 'Store and bus reachable', security: [], responses: { '200': ok('ready'), '503': ok('not ready') } } },

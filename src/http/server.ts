@@ -13,7 +13,10 @@ import { startLiveChannel, type LiveOptions } from './live/channel.js';
 import { Metrics } from './metrics.js';
 import { openApiDocument } from './openapi.js';
 import { RateLimiter } from './rate-limit.js';
+import { JetStreamBus } from '../bus/jetstream.bus.js';
+import { startNatsSubmit } from '../service/nats-submit.js';
 import { adminRoutes } from './routes/admin.routes.js';
+import { agentRoutes } from './routes/agents.routes.js';
 import { catalogRoutes } from './routes/catalog.routes.js';
 import { executionRoutes } from './routes/executions.routes.js';
 import { runRoutes } from './routes/runs.routes.js';
@@ -62,7 +65,7 @@ export async function startServer(options: ServerOptions): Promise<Server> {
   const limiter = new RateLimiter(config.API_RATE_LIMIT_PER_MINUTE);
   const sweep = setInterval(() => limiter.sweep(), 60_000);
   sweep.unref();
-  const api: Api = { coordinator: engine.coordinator, store: engine.store, auth, limiter, logger, config };
+  const api: Api = { coordinator: engine.coordinator, agents: engine.agents, store: engine.store, auth, limiter, logger, config };
   const metrics = new Metrics(engine.coordinator, engine.bus);
   const stopRunMetrics = engine.coordinator.onRunFinished((run) =>
     metrics.runDuration.observe({ status: run.status }, Math.max(0, run.finishedAt - run.createdAt) / 1000),
@@ -93,15 +96,25 @@ export async function startServer(options: ServerOptions): Promise<Server> {
   runRoutes(api, register);
   adminRoutes(api, register);
   catalogRoutes(api, register);
+  agentRoutes(api, register);
   register('get', '/healthz', 0, () => ({ status: 200, body: { status: 'ok' } }));
   register('get', '/readyz', 0, async () => {
-    try {
-      await engine.store.getExecution('exe_00000000000000000000000000');
+    const [store, bus] = await Promise.allSettled([
+      engine.store.getExecution('exe_00000000000000000000000000'),
+      engine.bus.ping(2000),
+    ]);
+    if (store.status === 'fulfilled' && bus.status === 'fulfilled') {
       return { status: 200, body: { status: 'ready', store: engine.store.kind, bus: engine.bus.kind } };
-    } catch (err) {
-      logger.warn({ err }, 'readiness check failed');
-      return { status: 503, body: { status: 'not ready', store: 'unreachable' } };
     }
+    logger.warn({ store: store.status, bus: bus.status }, 'readiness check failed');
+    return {
+      status: 503,
+      body: {
+        status: 'not ready',
+        store: store.status === 'fulfilled' ? engine.store.kind : 'unreachable',
+        bus: bus.status === 'fulfilled' ? engine.bus.kind : 'unreachable',
+      },
+    };
   });
   const openapi = openApiDocument(VERSION);
   register('get', '/openapi.json', 0, () => ({ status: 200, body: openapi }));
@@ -112,6 +125,16 @@ export async function startServer(options: ServerOptions): Promise<Server> {
       contentType: metrics.registry.contentType,
     }));
   }
+  const natsSubmit =
+    engine.bus instanceof JetStreamBus
+      ? startNatsSubmit({
+          connection: engine.bus.connection,
+          prefix: engine.bus.prefix,
+          coordinator: engine.coordinator,
+          authenticate: (authorization) => auth.authenticate(authorization),
+          logger,
+        })
+      : null;
   const live = await startLiveChannel({ app, api, bus: engine.bus, metrics }, options.live);
   app.any('/*', (res, req) => {
     const reply = errorReply(new TroupeError('NOT_FOUND', `no route ${req.getMethod().toUpperCase()} ${req.getUrl()}`), logger);
@@ -134,6 +157,7 @@ export async function startServer(options: ServerOptions): Promise<Server> {
     metrics,
     async close(graceMs = 10_000) {
       draining = true;
+      natsSubmit?.unsubscribe();
       uWS.us_listen_socket_close(listenSocket);
       await live.close();
       const deadline = Date.now() + graceMs;

@@ -1,5 +1,7 @@
-import type { Bus, Consumer, Delivery, Job, Unsubscribe } from '../bus/bus.port.js';
+import { DeliveryBudget } from '../bus/budget.js';
+import { DEFAULT_POOL, type AgentHeartbeat, type Bus, type Consumer, type Delivery, type Job, type Unsubscribe } from '../bus/bus.port.js';
 import type { Logger } from '../core/log.js';
+import { satisfies } from '../core/routing.js';
 import type { RunningTask, WorkerPool } from '../pool/worker-pool.js';
 
 export interface WorkerNodeOptions {
@@ -8,54 +10,129 @@ export interface WorkerNodeOptions {
   logger: Logger;
   agentId: string;
   /**
-   * Pool (job subject) this node pulls from.
+   * The base pool (job subject) this node pulls from; it also serves the requirement pools derived from it
+   * whose required labels it has.
    * @defaultValue 'default'
    */
   poolName?: string;
+  /**
+   * What this agent offers to items that `require` labels.
+   * @defaultValue {}
+   */
+  labels?: Record<string, string>;
+  /** Item types this agent's runners take (announced in heartbeats). */
+  runners?: readonly string[];
   /**
    * Interval at which leases of long-running jobs are extended.
    * @defaultValue 5000
    */
   leaseRefreshMs?: number;
+  /**
+   * Interval of heartbeats on the bus, and of looking for new requirement pools.
+   * @defaultValue 10000
+   */
+  heartbeatMs?: number;
 }
 
 interface InFlight {
   delivery: Delivery<Job>;
   task: RunningTask;
+  /** Set when the node stopped the task to hand the job back: no result is published for it. */
+  handedBack: boolean;
+  /** Settles once the job is reported and acked, or handed back. */
+  done: Promise<void>;
 }
 
 /**
- * Pulls jobs from the bus into the local worker pool, never more than the pool can run at once, publishes
- * each result and only then acknowledges the job. Stop requests on the control subject reach the runner.
+ * An agent: pulls jobs from the bus into the local worker pool, never more than the pool can run at once
+ * (one budget shared by every pool it serves), publishes each result and only then acknowledges the job.
+ * Stop requests on the control subject reach the runner. Heartbeats announce it on the bus.
  */
 export class WorkerNode {
-  private consumer: Consumer | null = null;
+  private readonly consumers = new Map<string, Consumer>();
   private unsubscribeControl: Unsubscribe | null = null;
   private readonly inFlight = new Map<string, InFlight>();
-  private leaseTimer: NodeJS.Timeout | null = null;
+  private readonly timers: NodeJS.Timeout[] = [];
+  private readonly budget: DeliveryBudget;
+  private readonly startedAt = Date.now();
+  private stopping = false;
 
-  constructor(private readonly options: WorkerNodeOptions) {}
+  constructor(private readonly options: WorkerNodeOptions) {
+    this.budget = new DeliveryBudget(options.pool.capacity);
+  }
 
+  private get basePool(): string {
+    return this.options.poolName ?? DEFAULT_POOL;
+  }
+
+  /** Starts pulling from the base pool at once; requirement pools are found by `refresh`. */
   start(): void {
-    const { bus, pool } = this.options;
+    const { bus } = this.options;
     this.unsubscribeControl = bus.subscribeControl((message) => {
       this.inFlight.get(message.jobId)?.task.stop(message.type, message.reason);
     });
-    this.consumer = bus.consumeJobs(this.options.poolName ?? 'default', (delivery) => this.handle(delivery), {
-      maxInFlight: pool.capacity,
-    });
-    this.leaseTimer = setInterval(() => {
+    this.consume(this.basePool);
+    const every = (ms: number, work: () => void) => {
+      const timer = setInterval(work, ms);
+      timer.unref();
+      this.timers.push(timer);
+    };
+    every(this.options.leaseRefreshMs ?? 5000, () => {
       for (const { delivery } of this.inFlight.values()) delivery.working();
-    }, this.options.leaseRefreshMs ?? 5000);
-    this.leaseTimer.unref();
+    });
+    const heartbeatMs = this.options.heartbeatMs ?? 10_000;
+    every(heartbeatMs, () => void this.beat());
+    void this.beat();
   }
 
+  /** Jobs running now. */
   get running(): number {
     return this.inFlight.size;
   }
 
+  /** The pools consumed now. */
+  get pools(): string[] {
+    return [...this.consumers.keys()].sort();
+  }
+
+  /** Looks for requirement pools this agent's labels satisfy and starts consuming the new ones. */
+  async refresh(): Promise<void> {
+    const labels = this.options.labels ?? {};
+    const prefix = `${this.basePool}-r`;
+    for (const { pool, requires } of await this.options.bus.listPools()) {
+      if (this.stopping) return;
+      if (pool.startsWith(prefix) && !this.consumers.has(pool) && satisfies(labels, requires)) this.consume(pool);
+    }
+  }
+
+  private consume(pool: string): void {
+    this.consumers.set(pool, this.options.bus.consumeJobs(pool, (delivery) => this.handle(delivery), { budget: this.budget }));
+    this.options.logger.info({ pool }, 'consuming jobs');
+  }
+
+  private async beat(leaving = false): Promise<void> {
+    try {
+      if (!leaving) await this.refresh();
+      const heartbeat: AgentHeartbeat = {
+        agentId: this.options.agentId,
+        pools: this.pools,
+        capacity: this.budget.limit,
+        running: this.inFlight.size,
+        runners: [...(this.options.runners ?? [])],
+        labels: this.options.labels ?? {},
+        startedAt: this.startedAt,
+        at: Date.now(),
+        ...(leaving ? { leaving: true } : {}),
+      };
+      await this.options.bus.publishHeartbeat(heartbeat);
+    } catch (err) {
+      this.options.logger.warn({ err }, 'heartbeat not sent');
+    }
+  }
+
   private handle(delivery: Delivery<Job>): void {
     const job = delivery.data;
+    if (this.stopping) return delivery.nak(); // arrived while leaving: someone else takes it
     const startedAt = Date.now();
     const task = this.options.pool.run({
       jobId: job.jobId,
@@ -64,10 +141,12 @@ export class WorkerNode {
       item: job.item,
       deadlineAt: job.deadlineAt,
     });
-    this.inFlight.set(job.jobId, { delivery, task });
-    void task.result
-      .then((outcome) =>
-        this.options.bus.publishResult({
+    const entry: InFlight = { delivery, task, handedBack: false, done: Promise.resolve() };
+    this.inFlight.set(job.jobId, entry);
+    entry.done = task.result
+      .then(async (outcome) => {
+        if (entry.handedBack) return delivery.nak();
+        await this.options.bus.publishResult({
           jobId: job.jobId,
           executionId: job.executionId,
           attempt: job.attempt,
@@ -78,30 +157,45 @@ export class WorkerNode {
           agentId: this.options.agentId,
           startedAt,
           finishedAt: Date.now(),
-        }),
-      )
-      .then(
-        () => delivery.ack(),
-        (err: unknown) => {
-          // The result could not be published: hand the job back so it is redelivered.
-          this.options.logger.error({ err, executionId: job.executionId }, 'publishing a job result failed');
-          delivery.nak(1000);
-        },
-      )
+          deliveries: delivery.deliveryCount,
+        });
+        delivery.ack();
+      })
+      .catch((err: unknown) => {
+        // The result could not be published: hand the job back so it is redelivered.
+        this.options.logger.error({ err, executionId: job.executionId }, 'publishing a job result failed');
+        delivery.nak(1000);
+      })
       .finally(() => this.inFlight.delete(job.jobId));
   }
 
   /**
-   * Stops pulling and waits for running jobs to finish and report. With `abort`, running jobs are stopped
-   * first: their executions stay RUNNING in the store and are retried as lost work by the next coordinator.
+   * Leaves: stops pulling, announces it, and gives running jobs `drainMs` to finish and report. Jobs still
+   * running after that are stopped and handed back to the bus (redelivered to another agent), not reported.
+   * With `abort` (embedded engine shutdown), running jobs are stopped at once and handed back.
    */
-  async stop(options: { abort?: boolean } = {}): Promise<void> {
+  async stop(options: { abort?: boolean; drainMs?: number } = {}): Promise<void> {
+    this.stopping = true;
     this.unsubscribeControl?.();
-    if (this.leaseTimer) clearInterval(this.leaseTimer);
-    await this.consumer?.stop();
-    if (options.abort) {
-      for (const { task } of this.inFlight.values()) task.stop('abort', 'the engine is shutting down');
+    for (const timer of this.timers) clearInterval(timer);
+    await Promise.all([...this.consumers.values()].map((consumer) => consumer.stop()));
+    await this.beat(true);
+    const settled = Promise.allSettled([...this.inFlight.values()].map(({ done }) => done));
+    if (!options.abort) {
+      let timer: NodeJS.Timeout | undefined;
+      const drained = await Promise.race([
+        settled.then(() => true),
+        new Promise<false>((resolve) => {
+          timer = setTimeout(() => resolve(false), options.drainMs ?? 30_000);
+        }),
+      ]);
+      clearTimeout(timer);
+      if (drained) return;
     }
-    await Promise.allSettled([...this.inFlight.values()].map(({ task }) => task.result));
+    for (const entry of this.inFlight.values()) {
+      entry.handedBack = true;
+      entry.task.stop('abort', 'the agent is leaving: job handed back');
+    }
+    await settled;
   }
 }

@@ -33,7 +33,14 @@ describe('configuration', () => {
     ['PORT', '70000', 'must be at most 65535'],
     ['WEBSOCKET_ENABLED', 'maybe', 'must be true or false'],
     ['LOGGING_LEVEL', 'loud', 'must be one of'],
-    ['NATS_URL', 'not a url', 'must be a URL'],
+    ['NATS_URL', 'not a url', 'must be nats://host:port'],
+    ['NATS_URL', 'http://127.0.0.1:4222', 'must be nats://host:port'],
+    ['TROUPE_POOL', 'a.b', 'must be 1-46 of'],
+    ['TROUPE_AGENT_LABELS', 'browser', 'must be key=value pairs'],
+    ['TROUPE_AGENT_LABELS', '=x', 'must be key=value pairs'],
+    ['TROUPE_AGENT_ID', 'a b', 'must be 1-64 of'],
+    ['TROUPE_MAX_DELIVER', '0', 'must be at least 1'],
+    ['TROUPE_ACK_WAIT_SECONDS', 'soon', 'must be a number'],
     ['MONGODB_URL', 'postgres://x', 'must start with mongodb://'],
     ['TROUPE_JWT_SECRET', 'short', 'must be at least 32 characters'],
   ])('%s=%s is rejected with a message naming it', (name, value, message) => {
@@ -46,6 +53,12 @@ describe('configuration', () => {
     expect(error).toBeInstanceOf(TroupeError);
     expect((error as TroupeError).code).toBe('CONFIG_INVALID');
     expect((error as TroupeError).message).toContain(`${name}: ${message}`);
+  });
+
+  it('takes several NATS servers and agent labels', () => {
+    const config = loadConfig({ NATS_URL: 'nats://a:4222,nats://b:4222', TROUPE_AGENT_LABELS: 'browser=chromium, os=linux' });
+    expect(config.NATS_URL).toBe('nats://a:4222,nats://b:4222');
+    expect(config.TROUPE_AGENT_LABELS).toBe('browser=chromium, os=linux');
   });
 
   it('reports every bad variable at once', () => {

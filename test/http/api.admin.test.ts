@@ -241,6 +241,7 @@ describe('outside /v1', () => {
       ...['cancel', 'pause', 'resume', 'abort', 'retry'].map((c): [string, string] => [`/v1/executions/{id}/${c}`, 'post']),
       ['/v1/runs', 'post'], ['/v1/runs', 'get'], ['/v1/runs/{id}', 'get'], ['/v1/runs/{id}/executions', 'get'],
       ['/v1/runs/{id}/cancel', 'post'], ['/v1/audit', 'get'], ['/v1/keys', 'post'], ['/v1/keys', 'get'], ['/v1/keys/{id}', 'delete'],
+      ['/v1/agents', 'get'], ['/v1/dead-letters', 'get'], ['/v1/dead-letters/{jobId}', 'delete'], ['/v1/dead-letters/{jobId}/redrive', 'post'],
       ['/healthz', 'get'], ['/readyz', 'get'], ['/metrics', 'get'],
     ];
     for (const [path, method] of routes) {

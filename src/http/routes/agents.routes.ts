@@ -1,0 +1,53 @@
+import type { DeadLetter } from '../../bus/bus.port.js';
+import { authed, type Api } from '../api-context.js';
+import { requireRole } from '../auth.js';
+import type { RouteRegistrar } from '../http-kit.js';
+import { parseQuery } from '../query.js';
+import { executionView } from '../views.js';
+
+const iso = (ms: number): string => new Date(ms).toISOString();
+
+function deadLetterView(letter: DeadLetter) {
+  const { job } = letter;
+  return {
+    jobId: job.jobId,
+    executionId: job.executionId,
+    runId: job.runId,
+    pool: job.pool,
+    attempt: job.attempt,
+    name: job.item.name,
+    deliveries: letter.deliveries,
+    deadAt: iso(letter.deadAt),
+    reason: letter.reason,
+  };
+}
+
+/** Distributed mode: live agents (any role) and dead letters (admin: list, redrive, discard). */
+export function agentRoutes(api: Api, route: RouteRegistrar): void {
+  route('get', '/v1/agents', 0, authed(api, (ctx) => {
+    parseQuery(ctx.query, {});
+    const items = api.agents.list().map((a) => ({ ...a, startedAt: iso(a.startedAt), at: iso(a.at) }));
+    return { status: 200, body: { items, next: null } };
+  }));
+
+  route('get', '/v1/dead-letters', 0, authed(api, async (ctx, principal) => {
+    parseQuery(ctx.query, {});
+    requireRole(principal, 'admin');
+    const letters = await api.coordinator.deadLetters();
+    return { status: 200, body: { items: letters.map(deadLetterView).reverse(), next: null } };
+  }));
+
+  route('post', '/v1/dead-letters/:jobId/redrive', 1, authed(api, async (ctx, principal) => {
+    parseQuery(ctx.query, {});
+    requireRole(principal, 'admin');
+    const record = await api.coordinator.redrive(ctx.params[0] as string, principal);
+    return { status: 201, body: executionView(record) };
+  }));
+
+  route('del', '/v1/dead-letters/:jobId', 1, authed(api, async (ctx, principal) => {
+    parseQuery(ctx.query, {});
+    requireRole(principal, 'admin');
+    await api.coordinator.discardDeadLetter(ctx.params[0] as string, principal);
+    return { status: 200, body: { jobId: ctx.params[0], discarded: true } };
+  }));
+}
