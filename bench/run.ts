@@ -10,12 +10,14 @@ import { arch, availableParallelism, cpus, loadavg, release, totalmem, type } fr
 import { fileURLToPath } from 'node:url';
 import { CONCURRENCY, WARMUP_N, benchN, type BenchOutput, type ScenarioResult } from './common.js';
 
-const SCENARIOS = ['embedded-noop', 'piscina-noop', 'bullmq-noop', 'bullmq-aof-noop', 'http-api', 'ws-fanout'] as const;
+const SCENARIOS = ['embedded-noop', 'distributed-noop', 'piscina-noop', 'bullmq-noop', 'bullmq-aof-noop', 'http-api', 'ws-fanout'] as const;
 /** `aim: null`: reported, nothing to meet. */
 const RATIOS: readonly { name: string; of: string; over: string; aim: number | null }[] = [
   { name: 'embedded/bullmq', of: 'embedded-noop', over: 'bullmq-noop', aim: 1.0 },
   { name: 'embedded/piscina', of: 'embedded-noop', over: 'piscina-noop', aim: 0.5 },
   { name: 'embedded/bullmq-aof', of: 'embedded-noop', over: 'bullmq-aof-noop', aim: null },
+  { name: 'distributed/bullmq', of: 'distributed-noop', over: 'bullmq-noop', aim: 0.5 },
+  { name: 'distributed/embedded', of: 'distributed-noop', over: 'embedded-noop', aim: null },
 ];
 /** Other work using more than this share of one core during a measured round makes its figures suspect. */
 const OTHER_CPU_LIMIT = 0.1;

@@ -32,15 +32,17 @@ describe('DeliveryBudget', () => {
     expect(() => new DeliveryBudget(0)).toThrow(RangeError);
   });
 
-  it('splits its limit fairly among the consumers that joined it', () => {
-    const budget = new DeliveryBudget(5);
-    expect(budget.fairShare()).toBe(5);
+  it('splits its limit among the consumers that joined it and one still to come', () => {
+    const budget = new DeliveryBudget(6);
+    expect(budget.fairShare()).toBe(6);
     const leaveA = budget.join();
-    const leaveB = budget.join();
     expect(budget.fairShare()).toBe(3);
+    const leaveB = budget.join();
+    expect(budget.fairShare()).toBe(2);
     leaveA();
     leaveA();
-    expect(budget.fairShare()).toBe(5);
+    expect(budget.fairShare()).toBe(3);
     leaveB();
+    expect(new DeliveryBudget(1).fairShare()).toBe(1);
   });
 });

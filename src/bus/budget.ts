@@ -55,9 +55,13 @@ export class DeliveryBudget {
     };
   }
 
-  /** The most one consumer should reserve for a single waiting pull. */
+  /**
+   * The most one consumer should reserve in waiting pulls: a share of the limit that also leaves a share
+   * for a consumer yet to join (a pool discovered later), since a waiting pull cannot be withdrawn before it
+   * expires. A pull ends as soon as it is filled, so a busy consumer goes on pulling as units come back.
+   */
   fairShare(): number {
-    return Math.max(1, Math.ceil(this.limit / Math.max(1, this.members)));
+    return Math.max(1, Math.ceil(this.limit / (this.members + 1)));
   }
 }
 

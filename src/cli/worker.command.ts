@@ -2,7 +2,7 @@ import { loadConfig } from '../core/config.js';
 import { TroupeError } from '../core/errors.js';
 import { createLogger } from '../core/log.js';
 import { parseLabels } from '../core/routing.js';
-import { agentIdOf, openBus } from '../engine/create-engine.js';
+import { agentIdOf, leaseRefreshMs, openBus } from '../engine/create-engine.js';
 import { WorkerPool } from '../pool/worker-pool.js';
 import { runnerTypes } from '../runners/registry.js';
 import { WorkerNode } from '../worker/worker-node.js';
@@ -50,6 +50,8 @@ export async function workerCommand(options: WorkerCommandOptions): Promise<numb
     labels,
     runners: runnerTypes(),
     heartbeatMs: config.HEALTH_CHECK_INTERVAL * 1000,
+    // In-progress acks well within the ack wait, so a slow test is never redelivered.
+    leaseRefreshMs: leaseRefreshMs(config),
   });
   node.start();
   await node.refresh();

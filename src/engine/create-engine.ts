@@ -66,6 +66,11 @@ export async function openBus(config: Config, name: string): Promise<Bus> {
   }
 }
 
+/** How often a worker extends the leases of its running jobs: three times per ack wait, at most every 5 s. */
+export function leaseRefreshMs(config: Config): number {
+  return Math.min(5000, Math.max(100, Math.floor((config.TROUPE_ACK_WAIT_SECONDS * 1000) / 3)));
+}
+
 /** This process's agent id: TROUPE_AGENT_ID, else host and pid. */
 export function agentIdOf(config: Config): string {
   return config.TROUPE_AGENT_ID ?? `${hostname()}-${process.pid}`.replace(/[^A-Za-z0-9_-]/g, '_').slice(0, 64);
@@ -98,6 +103,8 @@ export async function createEngine(config: Config, logger: Logger, overrides: En
         labels: parseLabels(config.TROUPE_AGENT_LABELS ?? ''),
         runners: runnerTypes(),
         heartbeatMs: config.HEALTH_CHECK_INTERVAL * 1000,
+        // In-progress acks well within the ack wait, so a slow test is never redelivered.
+        leaseRefreshMs: leaseRefreshMs(config),
       })
     : null;
   const agents = new AgentDirectory(bus, config.HEALTH_CHECK_INTERVAL * 1000);

@@ -52,7 +52,8 @@ export class WorkerNode {
   private readonly consumers = new Map<string, Consumer>();
   private unsubscribeControl: Unsubscribe | null = null;
   private readonly inFlight = new Map<string, InFlight>();
-  private readonly timers: NodeJS.Timeout[] = [];
+  private leaseTimer: NodeJS.Timeout | null = null;
+  private heartbeatTimer: NodeJS.Timeout | null = null;
   private readonly budget: DeliveryBudget;
   private readonly startedAt = Date.now();
   private stopping = false;
@@ -72,16 +73,12 @@ export class WorkerNode {
       this.inFlight.get(message.jobId)?.task.stop(message.type, message.reason);
     });
     this.consume(this.basePool);
-    const every = (ms: number, work: () => void) => {
-      const timer = setInterval(work, ms);
-      timer.unref();
-      this.timers.push(timer);
-    };
-    every(this.options.leaseRefreshMs ?? 5000, () => {
+    this.leaseTimer = setInterval(() => {
       for (const { delivery } of this.inFlight.values()) delivery.working();
-    });
-    const heartbeatMs = this.options.heartbeatMs ?? 10_000;
-    every(heartbeatMs, () => void this.beat());
+    }, this.options.leaseRefreshMs ?? 5000);
+    this.leaseTimer.unref();
+    this.heartbeatTimer = setInterval(() => void this.beat(), this.options.heartbeatMs ?? 10_000);
+    this.heartbeatTimer.unref();
     void this.beat();
   }
 
@@ -177,25 +174,27 @@ export class WorkerNode {
   async stop(options: { abort?: boolean; drainMs?: number } = {}): Promise<void> {
     this.stopping = true;
     this.unsubscribeControl?.();
-    for (const timer of this.timers) clearInterval(timer);
+    if (this.heartbeatTimer) clearInterval(this.heartbeatTimer);
     await Promise.all([...this.consumers.values()].map((consumer) => consumer.stop()));
     await this.beat(true);
     const settled = Promise.allSettled([...this.inFlight.values()].map(({ done }) => done));
     if (!options.abort) {
       let timer: NodeJS.Timeout | undefined;
-      const drained = await Promise.race([
-        settled.then(() => true),
-        new Promise<false>((resolve) => {
-          timer = setTimeout(() => resolve(false), options.drainMs ?? 30_000);
+      await Promise.race([
+        settled,
+        new Promise((resolve) => {
+          timer = setTimeout(resolve, options.drainMs ?? 30_000);
         }),
       ]);
       clearTimeout(timer);
-      if (drained) return;
     }
+    // Leases stay extended until every job is reported or handed back: an expired lease would make the
+    // hand-back a no-op and the job would wait out the ack wait.
     for (const entry of this.inFlight.values()) {
       entry.handedBack = true;
       entry.task.stop('abort', 'the agent is leaving: job handed back');
     }
     await settled;
+    if (this.leaseTimer) clearInterval(this.leaseTimer);
   }
 }
