@@ -50,7 +50,7 @@ async function startWorker(natsUrl: string, index: number): Promise<WorkerProces
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   let stdout = '';
-  const banner = await new Promise<string>((resolve, reject) => {
+  const banner = new Promise<string>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`worker ${index} did not start within 20 s:\n${stdout}`)), 20_000);
     child.stdout?.on('data', (chunk: Buffer) => {
       stdout += chunk.toString();
@@ -65,8 +65,14 @@ async function startWorker(natsUrl: string, index: number): Promise<WorkerProces
       reject(new Error(`worker ${index} exited (${signal ?? code}) while starting:\n${stdout}`));
     });
   });
-  child.stdout?.resume();
-  return { child, banner };
+  try {
+    const line = await banner;
+    child.stdout?.resume();
+    return { child, banner: line };
+  } catch (err) {
+    child.kill('SIGKILL'); // not yet in the caller's list: nobody else would stop it
+    throw err;
+  }
 }
 
 /** SIGTERM (a graceful leave: nothing is running by now), SIGKILL after 10 s. */

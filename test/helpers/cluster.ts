@@ -45,8 +45,8 @@ export function troupe(args: string[], env: Record<string, string>): Proc {
       lines.push(...parts);
     });
   };
-  collect(child.stdout!);
-  collect(child.stderr!);
+  collect(child.stdout);
+  collect(child.stderr);
   const exit = new Promise<number | null>((resolve) =>
     child.on('exit', (code) => {
       running.delete(child);
