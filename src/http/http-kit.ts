@@ -148,6 +148,15 @@ function parseJson(raw: Buffer, contentType: string): unknown {
  * Registers a route. The handler's result (or error, mapped through the error registry) is sent in one cork;
  * an unexpected error is logged and answered 500 without details.
  */
+/** A percent-encoded path segment (`exe_…%3A2`) decoded; a malformed one stays as sent (and matches nothing). */
+function decodeParameter(value: string): string {
+  try {
+    return decodeURIComponent(value);
+  } catch {
+    return value;
+  }
+}
+
 export function route(
   app: TemplatedApp,
   method: Method,
@@ -165,7 +174,7 @@ export function route(
     const httpMethod = req.getMethod().toUpperCase();
     const url = req.getUrl();
     const query = req.getQuery() ?? '';
-    const values = Array.from({ length: params }, (_, i) => req.getParameter(i) ?? '');
+    const values = Array.from({ length: params }, (_, i) => decodeParameter(req.getParameter(i) ?? ''));
     const authorization = req.getHeader('authorization');
     const contentType = req.getHeader('content-type');
     const body = method === 'get' || method === 'del' ? Promise.resolve(Buffer.alloc(0)) : readBody(res, options.maxBodyBytes, req.getHeader('content-length'));
