@@ -62,6 +62,12 @@ export interface JetStreamBusOptions {
    * @defaultValue 'troupe'
    */
   prefix?: string;
+  /**
+   * Bring existing streams to Troupe's configuration at connect (the coordinator). Agents pass false: they
+   * create missing streams only, so an operator's changed limits are never undone by a worker starting.
+   * @defaultValue true
+   */
+  manageStreams?: boolean;
 }
 
 /** Results and dead letters the coordinator may hold unsettled at once. */
@@ -131,7 +137,7 @@ export class JetStreamBus implements Bus {
     const nc = await connect(connection);
     try {
       const jsm = await jetstreamManager(nc);
-      await ensureStreams(jsm, n);
+      await ensureStreams(jsm, n, options.manageStreams !== false);
       return new JetStreamBus(nc, jetstream(nc), jsm, n, options.ackWaitMs ?? 30_000, options.maxDeliver ?? 5);
     } catch (err) {
       await nc.close();
@@ -286,7 +292,6 @@ export class JetStreamBus implements Bus {
     return fanOutSubscription(this.connection, this.n.allAgents, handler);
   }
 
-  /** Stops every consumer (unsettled deliveries go back to the server), then drains the connection. */
   /** A round trip to the server, bounded: while reconnecting it would otherwise wait. */
   async ping(timeoutMs: number): Promise<void> {
     let timer: NodeJS.Timeout | undefined;
@@ -302,6 +307,7 @@ export class JetStreamBus implements Bus {
     }
   }
 
+  /** Stops every consumer (unsettled deliveries go back to the server), then drains the connection. */
   close(): Promise<void> {
     this.closing ??= (async () => {
       for (const consumer of [...this.consumers]) await consumer.stop();

@@ -38,7 +38,7 @@ export async function workerCommand(options: WorkerCommandOptions): Promise<numb
   const drainMs = options.drain === undefined ? 30_000 : positiveInt(options.drain, '--drain') * 1000;
   const logger = createLogger(config.LOGGING_LEVEL);
   const agentId = agentIdOf(config);
-  const bus = await openBus(config, `troupe-worker-${agentId}`);
+  const bus = await openBus(config, `troupe-worker-${agentId}`, { manageStreams: false });
   const pool = new WorkerPool({ ...(config.QUEUE_WORKER_COUNT ? { threads: config.QUEUE_WORKER_COUNT } : {}) });
   const labels = parseLabels(config.TROUPE_AGENT_LABELS ?? '');
   const node = new WorkerNode({

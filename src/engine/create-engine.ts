@@ -40,7 +40,7 @@ export function natsCredentialsGiven(config: Config): boolean {
 }
 
 /** The bus of the configuration: JetStream with NATS_URL (distributed mode), else in-process. */
-export async function openBus(config: Config, name: string): Promise<Bus> {
+export async function openBus(config: Config, name: string, options: { manageStreams?: boolean } = {}): Promise<Bus> {
   if (config.NATS_URL === undefined) return new MemoryBus();
   if (config.AGENT_AUTHENTICATION_REQUIRED && !natsCredentialsGiven(config)) {
     throw new TroupeError(
@@ -54,6 +54,7 @@ export async function openBus(config: Config, name: string): Promise<Bus> {
       name,
       ackWaitMs: config.TROUPE_ACK_WAIT_SECONDS * 1000,
       maxDeliver: config.TROUPE_MAX_DELIVER,
+      ...(options.manageStreams === undefined ? {} : { manageStreams: options.manageStreams }),
       ...(config.NATS_CREDS === undefined ? {} : { credsFile: config.NATS_CREDS }),
       ...(config.NATS_USER === undefined ? {} : { user: config.NATS_USER }),
       ...(config.NATS_PASSWORD === undefined ? {} : { pass: config.NATS_PASSWORD }),

@@ -28,10 +28,16 @@ export interface WorkerNodeOptions {
    */
   leaseRefreshMs?: number;
   /**
-   * Interval of heartbeats on the bus, and of looking for new requirement pools.
+   * Interval of heartbeats on the bus.
    * @defaultValue 10000
    */
   heartbeatMs?: number;
+  /**
+   * Interval of looking for new requirement pools (one listing of the bus's pools): how long the first job
+   * for a new label combination may wait for this agent.
+   * @defaultValue 2000
+   */
+  discoverMs?: number;
 }
 
 interface InFlight {
@@ -54,6 +60,7 @@ export class WorkerNode {
   private readonly inFlight = new Map<string, InFlight>();
   private leaseTimer: NodeJS.Timeout | null = null;
   private heartbeatTimer: NodeJS.Timeout | null = null;
+  private discoverTimer: NodeJS.Timeout | null = null;
   private readonly budget: DeliveryBudget;
   private readonly startedAt = Date.now();
   private stopping = false;
@@ -79,6 +86,10 @@ export class WorkerNode {
     this.leaseTimer.unref();
     this.heartbeatTimer = setInterval(() => void this.beat(), this.options.heartbeatMs ?? 10_000);
     this.heartbeatTimer.unref();
+    this.discoverTimer = setInterval(() => {
+      this.refresh().catch((err: unknown) => this.options.logger.warn({ err }, 'looking for pools failed'));
+    }, this.options.discoverMs ?? 2000);
+    this.discoverTimer.unref();
     void this.beat();
   }
 
@@ -109,7 +120,6 @@ export class WorkerNode {
 
   private async beat(leaving = false): Promise<void> {
     try {
-      if (!leaving) await this.refresh();
       const heartbeat: AgentHeartbeat = {
         agentId: this.options.agentId,
         pools: this.pools,
@@ -130,6 +140,7 @@ export class WorkerNode {
   private handle(delivery: Delivery<Job>): void {
     const job = delivery.data;
     if (this.stopping) return delivery.nak(); // arrived while leaving: someone else takes it
+    this.options.logger.debug({ jobId: job.jobId, deliveries: delivery.deliveryCount, pool: job.pool }, 'job taken');
     const startedAt = Date.now();
     const task = this.options.pool.run({
       jobId: job.jobId,
@@ -142,7 +153,10 @@ export class WorkerNode {
     this.inFlight.set(job.jobId, entry);
     entry.done = task.result
       .then(async (outcome) => {
-        if (entry.handedBack) return delivery.nak();
+        if (entry.handedBack) {
+          this.options.logger.debug({ jobId: job.jobId }, 'job handed back');
+          return delivery.nak();
+        }
         await this.options.bus.publishResult({
           jobId: job.jobId,
           executionId: job.executionId,
@@ -175,6 +189,7 @@ export class WorkerNode {
     this.stopping = true;
     this.unsubscribeControl?.();
     if (this.heartbeatTimer) clearInterval(this.heartbeatTimer);
+    if (this.discoverTimer) clearInterval(this.discoverTimer);
     await Promise.all([...this.consumers.values()].map((consumer) => consumer.stop()));
     await this.beat(true);
     const settled = Promise.allSettled([...this.inFlight.values()].map(({ done }) => done));

@@ -28,10 +28,15 @@ export function isConsumerNotFound(err: unknown): boolean {
   return isApiError(err, JetStreamApiCodes.ConsumerNotFound);
 }
 
-/** Creates the stream, or brings an existing one to this configuration. */
-async function ensureStream(jsm: JetStreamManager, config: Partial<StreamConfig> & { name: string }): Promise<void> {
+/** Creates the stream, or (with `update`) brings an existing one to this configuration. */
+async function ensureStream(
+  jsm: JetStreamManager,
+  config: Partial<StreamConfig> & { name: string },
+  update: boolean,
+): Promise<void> {
   try {
     await jsm.streams.info(config.name);
+    if (!update) return;
   } catch (err) {
     if (!isApiError(err, JetStreamApiCodes.StreamNotFound)) throw err;
     try {
@@ -40,14 +45,18 @@ async function ensureStream(jsm: JetStreamManager, config: Partial<StreamConfig>
     } catch (addErr) {
       // Another process created it first: fall through to the update.
       if (!isApiError(addErr, 10058 /* stream name already in use */)) throw addErr;
+      if (!update) return;
     }
   }
-  const { name, ...update } = config;
-  await jsm.streams.update(name, update);
+  const { name, ...changes } = config;
+  await jsm.streams.update(name, changes);
 }
 
-/** The four streams, created or updated idempotently, all on file storage. */
-export async function ensureStreams(jsm: JetStreamManager, n: Names): Promise<void> {
+/**
+ * The four streams, created when missing, all on file storage. With `update` (the coordinator) existing ones
+ * are brought to this configuration; agents leave them as they are, so an operator's limits stay.
+ */
+export async function ensureStreams(jsm: JetStreamManager, n: Names, update = true): Promise<void> {
   const duplicate_window = nanos(DUPLICATE_WINDOW_MS);
   await ensureStream(jsm, {
     name: n.streams.jobs,
@@ -55,14 +64,14 @@ export async function ensureStreams(jsm: JetStreamManager, n: Names): Promise<vo
     retention: RetentionPolicy.Workqueue,
     storage: StorageType.File,
     duplicate_window,
-  });
+  }, update);
   await ensureStream(jsm, {
     name: n.streams.results,
     subjects: [n.all.results],
     retention: RetentionPolicy.Workqueue,
     storage: StorageType.File,
     duplicate_window,
-  });
+  }, update);
   await ensureStream(jsm, {
     name: n.streams.dead,
     subjects: [n.all.dead],
@@ -72,7 +81,7 @@ export async function ensureStreams(jsm: JetStreamManager, n: Names): Promise<vo
     // Listing reads it with direct gets.
     allow_direct: true,
     duplicate_window,
-  });
+  }, update);
   await ensureStream(jsm, {
     name: n.streams.events,
     subjects: [n.all.events],
@@ -82,7 +91,7 @@ export async function ensureStreams(jsm: JetStreamManager, n: Names): Promise<vo
     max_msgs: EVENTS_MAX_MSGS,
     discard: DiscardPolicy.Old,
     duplicate_window,
-  });
+  }, update);
 }
 
 /** The requirements a pool's consumer carries in its description. */
