@@ -153,6 +153,7 @@ export class WorkerNode {
     this.inFlight.set(job.jobId, entry);
     entry.done = task.result
       .then(async (outcome) => {
+        this.options.logger.debug({ jobId: job.jobId, outcome: outcome.outcome }, 'job finished');
         if (entry.handedBack) {
           this.options.logger.debug({ jobId: job.jobId }, 'job handed back');
           return delivery.nak();

@@ -87,21 +87,28 @@ describe('distributed mode: agents', () => {
     expect(await cluster.workers.get('firefox')!.stop()).toBe(0);
   });
 
-  it('cancel stops a job running in another process within a second', async () => {
-    const run = await cluster.submit([sleepItem('long', 60_000)]);
-    const [id] = run.executionIds as [string];
-    await waitFor(async () => {
-      const agents = (await cluster.request('GET', '/v1/agents')).body.items as { running: number }[];
-      return agents.some((a) => a.running === 1);
-    }, 'the job to run on an agent');
+  it('cancel and abort stop jobs running in another process', async () => {
+    const agent = await cluster.worker({ id: 'stopper', labels: 'stop=yes', env: { LOGGING_LEVEL: 'debug' } });
+    const run = await cluster.submit([sleepItem('cancel me', 60_000, { requires: { stop: 'yes' } }), sleepItem('abort me', 60_000, { requires: { stop: 'yes' } })]);
+    const [cancelled, aborted] = run.executionIds as [string, string];
+    const logged = (msg: string, executionId: string) =>
+      agent.lines
+        .filter((l) => l.startsWith('{'))
+        .map((l) => JSON.parse(l) as { msg: string; jobId?: string; outcome?: string; time: number })
+        .find((l) => l.msg === msg && l.jobId?.startsWith(`${executionId}:`));
+    await waitFor(() => logged('job taken', cancelled) && logged('job taken', aborted), 'both jobs to run on the agent');
     const asked = Date.now();
-    expect((await cluster.request('POST', `/v1/executions/${id}/cancel`)).status).toBe(200);
-    // The runner stopped: its agent reports nothing running (heartbeats every second).
-    await waitFor(async () => {
-      const agents = (await cluster.request('GET', '/v1/agents')).body.items as { running: number; at: string }[];
-      return agents.every((a) => a.running === 0 && Date.parse(a.at) > asked) ? true : null;
-    }, 'the agents to report the job stopped', 5000);
-    expect((await cluster.events(id)).map((e) => e.to)).toEqual(['PENDING', 'RUNNING', 'CANCELLED']);
+    expect((await cluster.request('POST', `/v1/executions/${cancelled}/cancel`)).status).toBe(200);
+    expect((await cluster.request('POST', `/v1/executions/${aborted}/abort`)).status).toBe(200);
+    // The runners stopped in the worker process: it logs each job finishing as the stop request says.
+    const cancelledLine = await waitFor(() => logged('job finished', cancelled), 'the cancelled runner to stop', 10_000);
+    const abortedLine = await waitFor(() => logged('job finished', aborted), 'the aborted runner to stop', 10_000);
+    expect(cancelledLine.outcome).toBe('CANCELLED');
+    expect(['CANCELLED', 'ERROR']).toContain(abortedLine.outcome);
+    expect(cancelledLine.time).toBeGreaterThanOrEqual(asked - 1000);
+    expect((await cluster.events(cancelled)).map((e) => e.to)).toEqual(['PENDING', 'RUNNING', 'CANCELLED']);
+    expect((await cluster.events(aborted)).map((e) => e.to)).toEqual(['PENDING', 'RUNNING', 'ABORTED']);
+    expect(await agent.stop()).toBe(0);
   });
 
   it('troupe.api.submit takes the POST /v1/runs body and answers like the API', async () => {
