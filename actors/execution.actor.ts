@@ -36,6 +36,8 @@ export interface ExecutionHost {
   onTransition(actor: ExecutionActor, record: TransitionRecord): void;
   /** A conditional write was refused or failed: the in-memory actor no longer matches the store. */
   onWriteRejected(actor: ExecutionActor, outcome: Exclude<WriteOutcome, 'applied'> | Error): void;
+  /** A MANUAL execution entered RUNNING: nothing goes to a worker; the engine asks a person for the next verdict. */
+  onManualRunning(actor: ExecutionActor): void;
 }
 
 type Provided = ReturnType<typeof provideMachine>;
@@ -192,6 +194,10 @@ export class ExecutionActor {
         );
         break;
       case 'RUNNING':
+        if (this.meta.item.type === 'MANUAL') {
+          this.host.onManualRunning(this);
+          break;
+        }
         this.dispatch(ctx);
         this.at(ctx.runDeadlineAt === null ? null : ctx.runDeadlineAt + this.host.watchdogGraceMs, () =>
           this.apply('TIMEOUT', { actor: 'timer', reason: 'no result from the worker by the run deadline' }),

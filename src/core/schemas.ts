@@ -69,6 +69,18 @@ export const ManualStepSchema = Type.Object(
   { instruction: Type.String({ minLength: 1 }), expected: Type.String() },
   strict,
 );
+export type ManualStep = Static<typeof ManualStepSchema>;
+
+/** `POST /v1/executions/:id/steps/:n/verdict` and the live channel's `verdict` op (SPEC §5, §7). */
+export const VerdictSchema = Type.Object(
+  {
+    verdict: literalUnion(['passed', 'failed', 'skipped'] as const),
+    comment: Type.Optional(Type.String({ maxLength: 10_000 })),
+    /** A reference to evidence kept elsewhere (a URL or an artifact id), not the file itself. */
+    attachment: Type.Optional(Type.String({ minLength: 1, maxLength: 2_000 })),
+  },
+  strict,
+);
 
 export const TestItemSchema = Type.Object(
   {

@@ -23,7 +23,9 @@ import type { Logger } from '../core/log.js';
 import {
   ExecutionContextSchema,
   RunEnvelopeSchema,
+  VerdictSchema,
   validate,
+  type ManualStep,
   type RunRequest,
   type TestItem,
 } from '../core/schemas.js';
@@ -82,6 +84,8 @@ export interface SubmittedRun {
   created: boolean;
 }
 
+const VERDICT_STATUS = { passed: 'PASSED', failed: 'FAILED', skipped: 'SKIPPED' } as const;
+
 const OUTCOME_EVENT: Record<JobOutcome, EventType> = {
   PASSED: 'PASS',
   FAILED: 'FAIL',
@@ -117,6 +121,8 @@ export class Coordinator {
     (run: { id: string; status: RunStatus; createdAt: number; finishedAt: number }) => void
   >();
   private resultConsumer: Consumer | null = null;
+  /** A MANUAL execution's next move (pause for a verdict, or end) being decided and stored. */
+  private readonly manualMoves = new Map<string, Promise<void>>();
   /** Requirement pools declared on the bus (once each per process). */
   private readonly declaredPools = new Map<string, Promise<void>>();
   private deadLetterConsumer: Consumer | null = null;
@@ -151,6 +157,7 @@ export class Coordinator {
       actors: this.actors,
       onTransition: (actor, record) => this.transitioned(actor, record),
       onWriteRejected: (actor, outcome) => void this.resync(actor, outcome),
+      onManualRunning: (actor) => this.manualNext(actor),
     };
     this.machine = provideMachine(this.host);
   }
@@ -217,7 +224,9 @@ export class Coordinator {
     let lost = 0;
     for (const [actor, record] of restored) {
       if (isTerminal(actor.status) || actor.status !== record.status) continue;
-      if (record.status === 'RUNNING' && this.options.bus.durable) {
+      if (record.status === 'RUNNING' && record.type === 'MANUAL') {
+        actor.enter('RUNNING'); // nothing ran on a worker: decide the next step again
+      } else if (record.status === 'RUNNING' && this.options.bus.durable) {
         // The job is still on the bus (or its result is): wait for it. Publishing it again under the same job
         // id covers a crash between storing RUNNING and publishing; the bus drops the duplicate.
         this.governor.send({ type: 'acquire', executionId: actor.id, owner: actor.meta.owner, runId: actor.meta.runId });
@@ -499,6 +508,88 @@ export class Coordinator {
     }
     supervisor.send({ type: 'cancel', actor: `user:${principal.id}`, reason: `run cancelled by ${principal.id}` });
     await this.audit(principal, 'CANCEL_RUN', runId);
+  }
+
+  /**
+   * A MANUAL execution is RUNNING: from the verdicts stored for this attempt, it ends FAILED (a step failed),
+   * PASSED (every step has a verdict) or goes PAUSED awaiting the next step's verdict.
+   */
+  private manualNext(actor: ExecutionActor): void {
+    const move = (async () => {
+      const attempt = actor.context.attempt;
+      const given = (await this.options.store.listSteps(actor.id)).filter((s) => s.attempt === attempt);
+      const steps = (actor.meta.item.steps ?? []) as ManualStep[];
+      const failed = given.find((s) => s.status === 'FAILED');
+      const write = failed
+        ? actor.apply('FAIL', { actor: 'engine', reason: `step ${failed.index} failed: ${failed.output ?? failed.name}` })
+        : given.length >= steps.length
+          ? actor.apply('PASS', { actor: 'engine', reason: `all ${steps.length} steps passed or skipped` })
+          : actor.apply('PAUSE', {
+              actor: 'engine',
+              reason: `awaiting the verdict for step ${given.length}: ${steps[given.length]?.instruction ?? ''}`,
+            });
+      await write;
+    })().catch((err: unknown) => this.options.logger.error({ err, executionId: actor.id }, 'manual step not decided'));
+    this.manualMoves.set(actor.id, move);
+    void move.finally(() => {
+      if (this.manualMoves.get(actor.id) === move) this.manualMoves.delete(actor.id);
+    });
+  }
+
+  /**
+   * A tester's verdict on step `index` of a PAUSED MANUAL execution: the step is stored with the RESUME that
+   * follows, and the execution moves on (next pause, PASSED or FAILED) before this resolves. Only the owner or an
+   * admin; the step must be the one awaited.
+   */
+  async verdict(executionId: string, index: number, body: unknown, principal: Principal): Promise<Status> {
+    const given = validate(VerdictSchema, body, 'verdict');
+    const actor = this.actors.get(executionId);
+    const owner = actor?.meta.owner ?? (await this.options.store.getExecution(executionId))?.owner;
+    if (owner === undefined || !canSee(principal, owner)) throw new TroupeError('NOT_FOUND', `execution ${executionId} not found`);
+    const record = actor ? null : await this.options.store.getExecution(executionId);
+    const item = actor?.meta.item ?? record?.item;
+    if (item?.type !== 'MANUAL') {
+      throw new TroupeError('VALIDATION_FAILED', `execution ${executionId} is ${item?.type ?? 'unknown'}: verdicts are for MANUAL executions`);
+    }
+    const steps = (item.steps ?? []) as ManualStep[];
+    if (index >= steps.length) {
+      throw new TroupeError('VALIDATION_FAILED', `step ${index} does not exist: the execution has ${steps.length} steps (0-${steps.length - 1})`);
+    }
+    await this.manualMoves.get(executionId);
+    const status = actor?.status ?? record?.status;
+    if (!actor || status !== 'PAUSED') {
+      throw new TroupeError('ILLEGAL_TRANSITION', `no verdict is awaited: execution is ${status}`, { details: { status, event: 'VERDICT' } });
+    }
+    const attempt = actor.context.attempt;
+    const awaited = (await this.options.store.listSteps(executionId)).filter((s) => s.attempt === attempt).length;
+    if (index !== awaited) {
+      throw new TroupeError('ILLEGAL_TRANSITION', `the verdict awaited is for step ${awaited}, not step ${index}`, {
+        details: { status, awaitedStep: awaited },
+      });
+    }
+    const pausedAt = actor.context.last.at;
+    const now = this.options.clock.now();
+    const notes = [given.comment, given.attachment === undefined ? undefined : `attachment: ${given.attachment}`].filter(
+      (n): n is string => n !== undefined,
+    );
+    const step = {
+      index,
+      name: steps[index]!.instruction,
+      status: VERDICT_STATUS[given.verdict],
+      startedAt: pausedAt,
+      durationMs: Math.max(0, now - pausedAt),
+      ...(notes.length > 0 ? { output: notes.join('\n') } : {}),
+    };
+    const write = actor.apply('RESUME', {
+      actor: `user:${principal.id}`,
+      reason: `verdict for step ${index}: ${given.verdict}`,
+      steps: [step],
+    });
+    if (!write) throw new TroupeError('ILLEGAL_TRANSITION', `no verdict is awaited: execution is ${actor.status}`);
+    if ((await write) !== 'applied') throw new TroupeError('VERSION_CONFLICT', `execution ${executionId} changed concurrently`);
+    await this.manualMoves.get(executionId);
+    await this.audit(principal, 'VERDICT', executionId, { step: index, verdict: given.verdict });
+    return this.actors.get(executionId)?.status ?? (await this.options.store.getExecution(executionId))?.status ?? actor.status;
   }
 
   /** Every dead letter the bus holds, oldest first (admin). */

@@ -114,7 +114,8 @@ export async function createEngine(config: Config, logger: Logger, overrides: En
     bus,
     clock: overrides.clock ?? systemClock,
     logger: logger.child({ component: 'coordinator' }),
-    runnable: runnerTypes(),
+    // MANUAL items are run by the engine itself (pauses for verdicts), not by a worker.
+    runnable: [...runnerTypes(), 'MANUAL'],
     pool: config.TROUPE_POOL,
     maxConcurrent: config.EXECUTION_MAX_CONCURRENT_JOBS,
     maxQueueSize: config.QUEUE_MAX_QUEUE_SIZE,

@@ -1,6 +1,6 @@
 import { Type, type TSchema } from '@sinclair/typebox';
 import { ERROR_CODES } from '../core/errors.js';
-import { RunRequestSchema, TestItemSchema, ExecutionContextSchema } from '../core/schemas.js';
+import { RunRequestSchema, TestItemSchema, ExecutionContextSchema, VerdictSchema } from '../core/schemas.js';
 import { CONTEXTS, PRIORITIES, RUN_STATUSES, STATUSES } from '../core/statuses.js';
 import { CreateKeySchema } from './routes/admin.routes.js';
 import { SuiteBodySchema } from './routes/catalog.routes.js';
@@ -106,6 +106,7 @@ export function openApiDocument(version: string) {
         get: { summary: 'List API keys (admin)', responses: { '200': ok('{ items }'), ...common, ...errors(403) } },
       },
       '/v1/keys/{id}': { delete: { summary: 'Revoke an API key (admin)', parameters: [idParam], responses: { '200': ok('revoked'), ...common, ...errors(403) } } },
+      '/v1/executions/{id}/steps/{n}/verdict': { post: { summary: "A tester's verdict on the awaited step of a PAUSED MANUAL execution (owner or admin); answers once the execution has moved on", parameters: [idParam, { name: 'n', in: 'path', required: true, schema: { type: 'integer', minimum: 0 } }], requestBody: { required: true, ...json(VerdictSchema) }, responses: { '200': ok('the execution'), ...common, ...errors(400, 403, 409) } } },
       '/v1/agents': { get: { summary: 'Live agents (distributed mode): capacity, running, pools, labels, runners', responses: { '200': ok('{ items }'), ...common } } },
       '/v1/dead-letters': { get: { summary: 'Dead-lettered jobs, newest first (admin)', responses: { '200': ok('{ items }'), ...common, ...errors(403) } } },
       '/v1/dead-letters/{jobId}': { delete: { summary: 'Discard a dead letter (admin)', parameters: [jobIdParam], responses: { '200': ok('discarded'), ...common, ...errors(403) } } },

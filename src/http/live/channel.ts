@@ -112,6 +112,12 @@ export async function startLiveChannel(deps: LiveDeps, options: LiveOptions = {}
     maxTopics: options.maxTopicsPerSocket ?? 256,
     // Replays wait for drain above half the bound, so a replay alone never trips the slow-consumer close.
     replayHighWater: Math.floor(backlogBytes / 2),
+    verdict: (executionId, index, body, principal) => {
+      if (!principal.roles.includes('runner') && !principal.roles.includes('admin')) {
+        return Promise.reject(new TroupeError('FORBIDDEN', 'giving a verdict needs the runner or admin role'));
+      }
+      return api.coordinator.verdict(executionId, index, body, principal);
+    },
   };
   const stopSignals = bus.subscribeTransitions(() => hub.signal());
   const heartbeat = setInterval(() => {

@@ -1,4 +1,4 @@
-import { Type } from '@sinclair/typebox';
+import { Type, type Static } from '@sinclair/typebox';
 import { TroupeError } from '../../core/errors.js';
 import { validate } from '../../core/schemas.js';
 import type { LogEntry } from '../../store/store.port.js';
@@ -42,10 +42,25 @@ const SubscribeSchema = Type.Object(
   strict,
 );
 const UnsubscribeSchema = Type.Object({ op: Type.Literal('unsubscribe'), topics: TopicsSchema }, strict);
+/** A MANUAL step's verdict, as over `POST /v1/executions/:id/steps/:n/verdict`. */
+const VerdictMessageSchema = Type.Object(
+  {
+    op: Type.Literal('verdict'),
+    executionId: Type.String({ minLength: 1, maxLength: 200 }),
+    index: Type.Integer({ minimum: 0, maximum: 999_999 }),
+    verdict: Type.Union([Type.Literal('passed'), Type.Literal('failed'), Type.Literal('skipped')]),
+    comment: Type.Optional(Type.String({ maxLength: 10_000 })),
+    attachment: Type.Optional(Type.String({ minLength: 1, maxLength: 2_000 })),
+  },
+  strict,
+);
+
+export type VerdictMessage = Static<typeof VerdictMessageSchema>;
 
 export type ClientMessage =
   | { op: 'subscribe'; topics: Topic[]; since: number | undefined }
-  | { op: 'unsubscribe'; topics: Topic[] };
+  | { op: 'unsubscribe'; topics: Topic[] }
+  | VerdictMessage;
 
 function toTopics(names: string[]): Topic[] {
   const seen = new Map<string, Topic>();
@@ -74,7 +89,8 @@ export function parseClientMessage(text: string, isBinary: boolean): ClientMessa
     const msg = validate(UnsubscribeSchema, value, 'unsubscribe');
     return { op, topics: toTopics(msg.topics) };
   }
-  throw new TroupeError('VALIDATION_FAILED', 'send an object with "op": "subscribe" or "unsubscribe"');
+  if (op === 'verdict') return validate(VerdictMessageSchema, value, 'verdict');
+  throw new TroupeError('VALIDATION_FAILED', 'send an object with "op": "subscribe", "unsubscribe" or "verdict"');
 }
 
 /** The JSON of a log entry as live clients see it (SPEC §7); built once per event, shared by its topics. */

@@ -3,8 +3,9 @@ import { TroupeError } from '../../core/errors.js';
 import type { Logger } from '../../core/log.js';
 import { canSee, type Principal } from '../../engine/coordinator.js';
 import type { Store } from '../../store/store.port.js';
+import type { Status } from '../../core/statuses.js';
 import type { LiveHub } from './hub.js';
-import { errorMessage, eventJson, eventMessage, topicsOf, type ClientMessage, type Topic } from './protocol.js';
+import { errorMessage, eventJson, eventMessage, topicsOf, type ClientMessage, type Topic, type VerdictMessage } from './protocol.js';
 
 /** What every session shares. */
 export interface SessionHost {
@@ -15,6 +16,8 @@ export interface SessionHost {
   maxTopics: number;
   /** A replay waits for drain while more than this many bytes are buffered for its socket. */
   replayHighWater: number;
+  /** Gives a MANUAL step's verdict for the session's principal (the coordinator's `verdict`). */
+  verdict(executionId: string, index: number, body: unknown, principal: Principal): Promise<Status>;
 }
 
 /**
@@ -55,11 +58,27 @@ export class LiveSession {
 
   enqueue(message: ClientMessage): void {
     this.queue = this.queue
-      .then(() => (message.op === 'subscribe' ? this.subscribe(message.topics, message.since) : this.unsubscribe(message.topics)))
+      .then(() => {
+        if (message.op === 'subscribe') return this.subscribe(message.topics, message.since);
+        if (message.op === 'unsubscribe') return this.unsubscribe(message.topics);
+        return this.verdict(message);
+      })
       .catch((err: unknown) => {
         if (!(err instanceof TroupeError)) this.host.logger.error({ err }, 'live channel: request failed');
         this.send(errorMessage(err instanceof TroupeError ? err : new TroupeError('INTERNAL')));
       });
+  }
+
+  /** The verdict's answer comes once the execution has moved on; the step itself arrives as a step event. */
+  private async verdict(message: VerdictMessage): Promise<void> {
+    const { op: _op, executionId, index, ...body } = message;
+    try {
+      const status = await this.host.verdict(executionId, index, body, this.principal);
+      this.send(JSON.stringify({ op: 'verdict', executionId, index, status }));
+    } catch (err) {
+      if (!(err instanceof TroupeError)) throw err;
+      this.send(JSON.stringify({ op: 'error', executionId, index, ...err.toJSON() }));
+    }
   }
 
   private unsubscribe(topics: Topic[]): void {

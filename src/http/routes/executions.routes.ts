@@ -66,6 +66,15 @@ export function executionRoutes(api: Api, route: RouteRegistrar): void {
     return { status: 200, body: { items: events.map(eventView), next: null } };
   }));
 
+  route('post', '/v1/executions/:id/steps/:n/verdict', 2, authed(api, async (ctx, principal) => {
+    noQuery(ctx);
+    const [id, n] = ctx.params as [string, string];
+    requireRole(principal, 'runner');
+    if (!/^(0|[1-9]\d{0,5})$/.test(n)) throw new TroupeError('VALIDATION_FAILED', `step index ${JSON.stringify(n)} is not a zero-based step number`);
+    await api.coordinator.verdict(id, Number(n), ctx.body ?? {}, principal);
+    return { status: 200, body: executionView(await visibleExecution(api, id, principal)) };
+  }));
+
   route('post', '/v1/executions/:id/:command', 2, authed(api, async (ctx, principal) => {
     noQuery(ctx);
     const [id, command] = ctx.params as [string, string];
