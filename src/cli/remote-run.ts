@@ -119,7 +119,15 @@ export async function remoteRunCommand(path: string, options: { server: string; 
   out(`${status === 201 ? 'Submitted' : 'Resuming'} run ${run.id} on ${client.base}: ${run.executionIds.length} execution(s)`);
   const progress = new Progress(run.executionIds.length, names, out);
   try {
-    await follow(client, run.id, run.executionIds.length, (event) => progress.onTransition(event));
+    await follow(client, run.id, run.executionIds.length, (event) => {
+      progress.onTransition(event);
+      // A MANUAL execution waits for a person: say what is asked and where to answer.
+      if (event.to === 'PAUSED' && event.reason?.startsWith('awaiting the verdict for step ')) {
+        const step = /^awaiting the verdict for step (\d+)/.exec(event.reason)?.[1] ?? '0';
+        out(`  ? ${names.get(event.executionId) ?? event.executionId}: ${event.reason}`);
+        out(`    POST ${client.base}/v1/executions/${event.executionId}/steps/${step}/verdict {"verdict":"passed"|"failed"|"skipped"}`);
+      }
+    });
   } finally {
     progress.stop();
   }

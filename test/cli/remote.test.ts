@@ -64,3 +64,29 @@ describe('troupe run --server', () => {
     expect(down.code).toBe(1);
   });
 });
+
+describe('troupe run --server with MANUAL items', () => {
+  it('prints what each paused step asks and where to answer; the verdicts decide the exit code', async () => {
+    await using s = await startTestServer({}, { pool: false });
+    const token = await s.token('tom', ['runner']);
+    const child = spawn(process.execPath, [BIN, 'run', join(import.meta.dirname, '..', '..', 'examples', 'manual', 'checkout.run.json'), '--server', s.url], {
+      env: { ...process.env, TROUPE_TOKEN: token },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
+    const exit = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+    for (const [step, verdict] of [[0, 'passed'], [1, 'failed']] as const) {
+      const prompt = new RegExp(`POST (\\S+/v1/executions/(exe_\\w+)/steps/${step}/verdict)`);
+      const deadline = Date.now() + 20_000;
+      while (!prompt.test(stdout) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
+      const [, url, id] = prompt.exec(stdout) ?? [];
+      expect(url, stdout).toBeDefined();
+      expect(stdout).toContain(`? checkout by hand: awaiting the verdict for step ${step}`);
+      const res = await s.request('POST', `/v1/executions/${id}/steps/${step}/verdict`, { token, body: { verdict } });
+      expect(res.status, res.text).toBe(200);
+    }
+    expect(await exit).toBe(1);
+    expect(stdout).toContain('0 passed, 1 failed, 0 skipped');
+  });
+});
