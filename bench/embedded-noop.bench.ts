@@ -5,76 +5,13 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { TransitionEvent } from '../src/bus/bus.port.js';
 import { loadConfig } from '../src/core/config.js';
 import { createLogger } from '../src/core/log.js';
-import { isTerminal } from '../src/core/statuses.js';
-import { createEngine, type Engine } from '../src/engine/create-engine.js';
-import { CONCURRENCY, WARMUP_N, benchN, cpuMsSince, log, machineBusyMs, main, otherCpuMsSince, summarize, throughput, type ScenarioResult } from './common.js';
+import { createEngine } from '../src/engine/create-engine.js';
+import { CONCURRENCY, WARMUP_N, benchN, log, main, otherCpuMsSince, summarize, throughput, type ScenarioResult } from './common.js';
+import { noopRound, transitionLatencies } from './engine-round.js';
 
 const SCENARIO = 'embedded-noop';
-
-interface Round {
-  n: number;
-  runStatus: string;
-  submitMs: number;
-  wallMs: number;
-  events: TransitionEvent[];
-  runId: string;
-  passed: number;
-  cpuMs: number;
-  otherCpuMs: number | null;
-}
-
-async function round(engine: Engine, n: number): Promise<Round> {
-  const events: TransitionEvent[] = [];
-  // Subscribed before submitting: creation events are published during submitRun.
-  const unsubscribe = engine.bus.subscribeTransitions((event) => events.push(event));
-  const items = Array.from({ length: n }, (_, i) => ({ name: `noop-${i}`, type: 'GENERIC', steps: [{ action: 'noop' }] }));
-  const body = { name: `bench ${n}`, items };
-  try {
-    const machine = machineBusyMs();
-    const cpu = process.cpuUsage();
-    const start = performance.now();
-    const run = await engine.coordinator.submitRun(body, { id: 'bench', roles: ['admin'] });
-    const submitMs = performance.now() - start;
-    const runStatus = await engine.coordinator.waitForRun(run.id);
-    const wallMs = performance.now() - start;
-    const cpuMs = cpuMsSince(cpu);
-    const otherCpuMs = otherCpuMsSince(machine, cpuMs);
-    const members = await engine.store.runMembers(run.id);
-    const passed = members.filter((m) => m.status === 'PASSED').length;
-    return { n, runStatus, submitMs, wallMs, events: events.filter((e) => e.runId === run.id), runId: run.id, passed, cpuMs, otherCpuMs };
-  } finally {
-    unsubscribe();
-  }
-}
-
-/** created (seq 1) → first RUNNING, and RUNNING → terminal, per execution, from the live transition events. */
-function latencies(events: TransitionEvent[]): { queue: number[]; service: number[]; missing: number } {
-  const created = new Map<string, number>();
-  const running = new Map<string, number>();
-  const ended = new Map<string, number>();
-  for (const e of events) {
-    if (e.seq === 1) created.set(e.executionId, e.at);
-    else if (e.to === 'RUNNING' && !running.has(e.executionId)) running.set(e.executionId, e.at);
-    else if (isTerminal(e.to)) ended.set(e.executionId, e.at);
-  }
-  const queue: number[] = [];
-  const service: number[] = [];
-  let missing = 0;
-  for (const [id, at] of created) {
-    const started = running.get(id);
-    if (started === undefined) {
-      missing++;
-      continue;
-    }
-    queue.push(started - at);
-    const finished = ended.get(id);
-    if (finished !== undefined) service.push(finished - started);
-  }
-  return { queue, service, missing };
-}
 
 main(SCENARIO, async (): Promise<ScenarioResult> => {
   const n = benchN();
@@ -90,10 +27,10 @@ main(SCENARIO, async (): Promise<ScenarioResult> => {
   const engine = await createEngine(config, createLogger(config.LOGGING_LEVEL));
   try {
     log(`${SCENARIO}: warm-up ${WARMUP_N}`);
-    await round(engine, WARMUP_N);
+    await noopRound(engine, WARMUP_N);
     log(`${SCENARIO}: measuring ${n} (concurrency ${CONCURRENCY}, synchronous=${config.TROUPE_STORE_SYNC})`);
-    const r = await round(engine, n);
-    const { queue, service, missing } = latencies(r.events);
+    const r = await noopRound(engine, n);
+    const { queue, service, missing } = transitionLatencies(r.events);
     return {
       scenario: SCENARIO,
       n,
@@ -104,7 +41,7 @@ main(SCENARIO, async (): Promise<ScenarioResult> => {
       latency: summarize('queue: created (seq 1, PENDING) → RUNNING, transition `at`, ms', queue),
       service: summarize('RUNNING → terminal, transition `at`, ms', service),
       cpuMs: r.cpuMs,
-      otherCpuMs: r.otherCpuMs,
+      otherCpuMs: otherCpuMsSince(r.machineAtStart, r.cpuMs),
       okCount: r.passed,
       allOk: r.passed === n && r.runStatus === 'PASSED',
       details: {

@@ -1,7 +1,7 @@
 /**
  * One measured round of the engine scenarios: ONE run of N GENERIC items whose single step is `noop`, timed
  * from the `submitRun` call until `waitForRun` resolves, with every transition of the run collected from the
- * bus. The same procedure as embedded-noop.bench.ts, so the two are measured alike.
+ * bus. embedded-noop and distributed-noop both measure with it, so the two are measured alike.
  */
 import type { TransitionEvent } from '../src/bus/bus.port.js';
 import { isTerminal } from '../src/core/statuses.js';
