@@ -6,7 +6,7 @@ import type { ReportCase } from '../report/junit.js';
 import { ApiClient } from './api-client.js';
 import { Progress } from './progress.js';
 import { readRunFile } from './run-file.js';
-import { finishRun, reportCase, statusExitCode } from './summary.js';
+import { finishRun, reportCases, statusExitCode } from './summary.js';
 
 interface LiveMessage {
   op?: string;
@@ -88,15 +88,15 @@ async function remoteCases(client: ApiClient, executionIds: string[]): Promise<R
   const cases: ReportCase[] = [];
   for (const id of executionIds) {
     const [e, events, steps] = await Promise.all([
-      client.request<{ name: string; status: Status; attempt: number }>('GET', `/v1/executions/${id}`),
+      client.request<{ name: string; type: string; status: Status; attempt: number }>('GET', `/v1/executions/${id}`),
       client.request<{ items: { to: Status; at: string; reason: string | null }[] }>('GET', `/v1/executions/${id}/events`),
-      client.request<{ items: { attempt: number; name: string; status: string; output?: string; error?: { message: string } }[] }>(
+      client.request<{ items: { attempt: number; name: string; status: string; durationMs: number; output?: string; error?: { message: string } }[] }>(
         'GET',
         `/v1/executions/${id}/steps`,
       ),
     ]);
     cases.push(
-      reportCase({
+      ...reportCases({
         ...e.body,
         events: events.body.items.map((ev) => ({ ...ev, at: Date.parse(ev.at) })),
         steps: steps.body.items,

@@ -6,7 +6,7 @@ import type { ReportCase } from '../report/junit.js';
 import type { Store } from '../store/store.port.js';
 import { Progress } from './progress.js';
 import { readRunFile } from './run-file.js';
-import { finishRun, reportCase } from './summary.js';
+import { finishRun, reportCases as casesOf } from './summary.js';
 
 export interface RunCommandOptions {
   wait?: boolean;
@@ -71,7 +71,7 @@ async function reportCases(store: Store, executionIds: string[]): Promise<Report
     const execution = await store.getExecution(id);
     if (!execution) continue;
     const [events, steps] = await Promise.all([store.listEvents(id), store.listSteps(id)]);
-    cases.push(reportCase({ ...execution, events, steps }));
+    cases.push(...casesOf({ ...execution, events, steps }));
   }
   return cases;
 }

@@ -1,6 +1,7 @@
 import { writeFile } from 'node:fs/promises';
 import { STATUSES, type Status } from '../core/statuses.js';
 import { toJunitXml, type ReportCase } from '../report/junit.js';
+import { scenarioCases } from '../runners/bdd/scenarios.js';
 
 const NOT_PASSING = new Set(['FAILED', 'ERROR', 'TIMEOUT', 'ABORTED', 'CANCELLED']);
 
@@ -15,10 +16,32 @@ export function statusExitCode(status: string): number {
 /** What a report needs of one execution, from the local store or from the API. */
 export interface ExecutionFacts {
   name: string;
+  /** The item type; a BDD execution reports one case per scenario (outline row). */
+  type?: string;
   status: Status;
   attempt: number;
   events: { to: Status; at: number; reason: string | null }[];
-  steps: { attempt: number; name: string; status: string; output?: string; error?: { message: string } }[];
+  steps: { attempt: number; name: string; status: string; durationMs?: number; output?: string; error?: { message: string } }[];
+}
+
+/**
+ * The report cases of one execution (SPEC §7): one per scenario or outline row of a BDD execution that
+ * recorded steps, named `<execution> › <scenario>`; otherwise the execution itself.
+ */
+export function reportCases(e: ExecutionFacts): ReportCase[] {
+  if (e.type === 'BDD') {
+    const scenarios = scenarioCases(e.steps.filter((s) => s.attempt === e.attempt).map((s) => ({ durationMs: 0, ...s })));
+    if (scenarios.length > 0) {
+      return scenarios.map((c) => ({
+        name: `${e.name} › ${c.name}`,
+        status: c.status,
+        durationMs: c.durationMs,
+        reason: c.reason,
+        ...(c.output ? { output: c.output } : {}),
+      }));
+    }
+  }
+  return [reportCase(e)];
 }
 
 export function reportCase(e: ExecutionFacts): ReportCase {

@@ -110,6 +110,15 @@ export const configSchema = z.object({
   TROUPE_JWT_AUDIENCE: z.string().min(1).default(D.TROUPE_JWT_AUDIENCE),
   TROUPE_MAX_BODY_BYTES: int(1024, 1024 * 1024 * 1024).default(D.TROUPE_MAX_BODY_BYTES),
   TROUPE_EXEC_ENABLED: bool.default(D.TROUPE_EXEC_ENABLED),
+  /** More variable names `exec` steps inherit besides PATH, HOME, LANG, TZ, TMPDIR (secrets never pass). */
+  TROUPE_EXEC_ENV_ALLOW: z
+    .string()
+    .regex(/^\s*[A-Za-z_][A-Za-z0-9_]*(\s*,\s*[A-Za-z_][A-Za-z0-9_]*)*\s*$/, {
+      message: 'must be variable names separated by commas',
+    })
+    .optional(),
+  /** A directory of BDD step-definition modules (`.js`/`.mjs`/`.cjs`), loaded by each worker thread (docs/runners.md). */
+  TROUPE_BDD_STEPS_DIR: z.string().min(1, { message: 'must not be empty' }).optional(),
   /** SQLite `synchronous` level: FULL survives power loss; NORMAL survives process crashes only. */
   TROUPE_STORE_SYNC: z.enum(['FULL', 'NORMAL'], { message: 'must be FULL or NORMAL' }).default(D.TROUPE_STORE_SYNC),
 });
@@ -134,4 +143,24 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     });
   }
   return Object.freeze(parsed.data);
+}
+
+/** Variables every `exec` step inherits from the process running it. */
+export const EXEC_ENV_BASE = ['PATH', 'HOME', 'LANG', 'TZ', 'TMPDIR'] as const;
+
+/** Names that never reach an `exec` step, even when listed in TROUPE_EXEC_ENV_ALLOW. */
+const EXEC_ENV_DENIED = /^(TROUPE_|NATS_|MONGODB_)|_(SECRET|TOKEN|PASSWORD)$/i;
+
+/**
+ * The scrubbed environment an `exec` step starts from (docs/runners.md): only allow-listed variables of this
+ * process pass, so the engine's own credentials never reach a test command.
+ */
+export function execBaseEnv(config: Config, env: Record<string, string | undefined> = process.env): Record<string, string> {
+  const extra = (config.TROUPE_EXEC_ENV_ALLOW ?? '').split(',').map((n) => n.trim());
+  const out: Record<string, string> = {};
+  for (const name of [...EXEC_ENV_BASE, ...extra]) {
+    const value = env[name];
+    if (name !== '' && value !== undefined && !EXEC_ENV_DENIED.test(name)) out[name] = value;
+  }
+  return out;
 }

@@ -26,6 +26,9 @@ export const ERROR_CODES = {
   RUNNER_TIMEOUT: { status: 500, retryable: true, message: 'The runner exceeded its deadline.' },
   WORKER_LOST: { status: 500, retryable: true, message: 'The worker running the job was lost.' },
   UNKNOWN_RUNNER: { status: 400, retryable: false, message: 'No runner is registered for this item type or action.' },
+  EXEC_SPAWN_FAILED: { status: 500, retryable: false, message: 'The command of an exec step could not be started.' },
+  JUNIT_INVALID: { status: 500, retryable: false, message: 'The JUnit file of an exec step is missing or malformed.' },
+  EXPECTATION_FAILED: { status: 500, retryable: false, message: 'A test expectation was not met.' },
 } as const satisfies Record<string, { status: number; retryable: boolean; message: string }>;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

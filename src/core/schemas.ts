@@ -47,6 +47,32 @@ const HttpExpectSchema = Type.Object(
   strict,
 );
 
+const ExecExpectSchema = Type.Object(
+  {
+    exitCode: Type.Optional(Type.Integer({ minimum: 0, maximum: 255 })),
+    stdoutContains: Type.Optional(Type.String()),
+    stderrContains: Type.Optional(Type.String()),
+  },
+  strict,
+);
+
+/** `exec` (SPEC §4): a command in a child process. Runs only with TROUPE_EXEC_ENABLED (checked in items.ts). */
+const ExecStepSchema = Type.Object(
+  {
+    action: Type.Literal('exec'),
+    name: Type.Optional(Type.String()),
+    command: Type.String({ minLength: 1, maxLength: 4096 }),
+    args: Type.Optional(Type.Array(Type.String({ maxLength: 65_536 }), { maxItems: 1000 })),
+    env: Type.Optional(Type.Record(Type.String({ pattern: '^[A-Za-z_][A-Za-z0-9_]*$' }), Type.String())),
+    shell: Type.Optional(Type.Boolean()),
+    expect: Type.Optional(ExecExpectSchema),
+    /** A JUnit XML file the command writes, relative to its working directory (checked in items.ts). */
+    junit: Type.Optional(Type.String({ minLength: 1, maxLength: 1024 })),
+    timeoutMs: Type.Optional(Type.Integer({ minimum: 1, maximum: 7 * 86_400_000 })),
+  },
+  strict,
+);
+
 export const GenericStepSchema = Type.Union([
   Type.Object({ action: Type.Literal('noop'), name: Type.Optional(Type.String()) }, strict),
   Type.Object(
@@ -62,6 +88,7 @@ export const GenericStepSchema = Type.Union([
     },
     strict,
   ),
+  ExecStepSchema,
 ]);
 export type GenericStep = Static<typeof GenericStepSchema>;
 

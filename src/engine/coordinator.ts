@@ -74,6 +74,11 @@ export interface CoordinatorOptions {
    * @defaultValue 5000
    */
   watchdogGraceMs?: number;
+  /**
+   * Whether items with `exec` steps are accepted (TROUPE_EXEC_ENABLED).
+   * @defaultValue false
+   */
+  execEnabled?: boolean;
 }
 
 export interface SubmittedRun {
@@ -323,6 +328,11 @@ export class Coordinator {
     return this.actors.size - this.governor.getSnapshot().context.running;
   }
 
+  /** Checks a test item's definition as a submit does: a type this engine runs, exec steps only when enabled. */
+  checkItem(item: unknown, index: number): TestItem {
+    return validateItem(item, index, this.options.runnable, { execEnabled: this.options.execEnabled ?? false });
+  }
+
   /** Validates and durably stores a run with its executions, then starts them. */
   async submitRun(body: unknown, principal: Principal): Promise<SubmittedRun> {
     if (this.stopped) throw new TroupeError('ENGINE_STOPPED');
@@ -333,7 +343,7 @@ export class Coordinator {
       });
     }
     const given = envelope.items ?? (await this.suiteItems(envelope.suiteId as string, principal));
-    const items = given.map((item, i) => validateItem(item, i, this.options.runnable));
+    const items = given.map((item, i) => this.checkItem(item, i));
     const request: RunRequest = { ...envelope, items };
     const requestHash =
       request.idempotencyKey === undefined ? null : createHash('sha256').update(stableJson(request)).digest('hex');
@@ -383,7 +393,7 @@ export class Coordinator {
     const { context, ...rest } = (body !== null && typeof body === 'object' ? body : {}) as { context?: unknown };
     // Only an absent context defaults; `"context": null` is a wrong type like any other.
     const kind = validate(ExecutionContextSchema, context === undefined ? 'API' : context, 'execution context');
-    const item = validateItem(body === null || typeof body !== 'object' ? body : rest, 0, this.options.runnable);
+    const item = this.checkItem(body === null || typeof body !== 'object' ? body : rest, 0);
     return this.admit(item, principal, kind, null);
   }
 
@@ -544,9 +554,9 @@ export class Coordinator {
   async verdict(executionId: string, index: number, body: unknown, principal: Principal): Promise<Status> {
     const given = validate(VerdictSchema, body, 'verdict');
     const actor = this.actors.get(executionId);
-    const owner = actor?.meta.owner ?? (await this.options.store.getExecution(executionId))?.owner;
-    if (owner === undefined || !canSee(principal, owner)) throw new TroupeError('NOT_FOUND', `execution ${executionId} not found`);
     const record = actor ? null : await this.options.store.getExecution(executionId);
+    const owner = actor?.meta.owner ?? record?.owner;
+    if (owner === undefined || !canSee(principal, owner)) throw new TroupeError('NOT_FOUND', `execution ${executionId} not found`);
     const item = actor?.meta.item ?? record?.item;
     if (item?.type !== 'MANUAL') {
       throw new TroupeError('VALIDATION_FAILED', `execution ${executionId} is ${item?.type ?? 'unknown'}: verdicts are for MANUAL executions`);

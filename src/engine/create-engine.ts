@@ -116,6 +116,7 @@ export async function createEngine(config: Config, logger: Logger, overrides: En
     logger: logger.child({ component: 'coordinator' }),
     // MANUAL items are run by the engine itself (pauses for verdicts), not by a worker.
     runnable: [...runnerTypes(), 'MANUAL'],
+    execEnabled: config.TROUPE_EXEC_ENABLED,
     pool: config.TROUPE_POOL,
     maxConcurrent: config.EXECUTION_MAX_CONCURRENT_JOBS,
     maxQueueSize: config.QUEUE_MAX_QUEUE_SIZE,

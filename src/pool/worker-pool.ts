@@ -56,6 +56,8 @@ export class WorkerPool {
   private readonly live = new Set<string>();
   /** Stop requests for jobs no thread had reported starting yet; repeated when one does. */
   private readonly earlyStops = new Map<string, PoolControl>();
+  /** Jobs to terminate as soon as their thread reports them started. */
+  private readonly pendingKills = new Set<string>();
   readonly capacity: number;
 
   constructor(options: WorkerPoolOptions = {}) {
@@ -85,6 +87,13 @@ export class WorkerPool {
       this.threadOf.set(message.jobId, message.threadId);
       const stop = this.earlyStops.get(message.jobId);
       if (stop) this.channel.postMessage(stop);
+      // Its grace ran out before its thread was known: the stop above gets one more grace, then the thread goes.
+      if (this.pendingKills.delete(message.jobId)) {
+        const jobId = message.jobId;
+        setTimeout(() => {
+          if (this.live.has(jobId)) this.killThreadOf(jobId);
+        }, this.graceMs).unref();
+      }
     };
     (this.channel as unknown as { unref(): void }).unref();
   }
@@ -113,7 +122,9 @@ export class WorkerPool {
       if (killTimer) return;
       killTimer = setTimeout(() => {
         forced = { outcome, reason: `${reason} (runner did not stop within ${this.graceMs} ms; its thread was terminated)` };
-        if (!this.killThreadOf(task.jobId)) forced = null;
+        // No thread known yet (its `started` is still on the way, or the task waits in Piscina's queue):
+        // terminate it when it reports, rather than never.
+        if (!this.killThreadOf(task.jobId)) this.pendingKills.add(task.jobId);
       }, this.graceMs);
     };
     const deadlineTimer = setTimeout(
@@ -133,6 +144,7 @@ export class WorkerPool {
       this.live.delete(task.jobId);
       this.threadOf.delete(task.jobId);
       this.earlyStops.delete(task.jobId);
+      this.pendingKills.delete(task.jobId);
       clearTimeout(deadlineTimer);
       if (killTimer) clearTimeout(killTimer);
     });

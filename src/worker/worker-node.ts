@@ -40,6 +40,9 @@ export interface WorkerNodeOptions {
   discoverMs?: number;
 }
 
+/** How long a leaving agent waits for stopped runners to settle before it leaves anyway. */
+const STOP_WAIT_MS = 10_000;
+
 interface InFlight {
   delivery: Delivery<Job>;
   task: RunningTask;
@@ -210,7 +213,19 @@ export class WorkerNode {
       entry.handedBack = true;
       entry.task.stop('abort', 'the agent is leaving: job handed back');
     }
-    await settled;
+    // The pool stops every runner within its grace period; should one still not settle, leaving goes on (the
+    // pool's close terminates its thread, and the unsettled job is redelivered when its lease runs out).
+    let timer: NodeJS.Timeout | undefined;
+    const gaveUp = await Promise.race([
+      settled.then(() => false),
+      new Promise<true>((resolve) => {
+        timer = setTimeout(() => resolve(true), STOP_WAIT_MS);
+      }),
+    ]);
+    clearTimeout(timer);
+    if (gaveUp) {
+      this.options.logger.warn({ jobs: [...this.inFlight.keys()] }, 'jobs still running after they were stopped; leaving anyway');
+    }
     if (this.leaseTimer) clearInterval(this.leaseTimer);
   }
 }

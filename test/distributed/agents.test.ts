@@ -41,7 +41,7 @@ describe('distributed mode: agents', () => {
       return items.length === 2 ? items : null;
     }, 'two agents in /v1/agents');
     expect(agents).toEqual([
-      expect.objectContaining({ agentId: 'chrome', status: 'online', capacity: expect.any(Number), labels: { browser: 'chromium', os: 'linux' }, runners: ['GENERIC'] }),
+      expect.objectContaining({ agentId: 'chrome', status: 'online', capacity: expect.any(Number), labels: { browser: 'chromium', os: 'linux' }, runners: ['GENERIC', 'BDD'] }),
       expect.objectContaining({ agentId: 'plain', status: 'online', labels: {}, pools: ['default'] }),
     ]);
   });

@@ -119,6 +119,36 @@ describe('runner failure modes', () => {
   });
 });
 
+describe('worker pool stops', () => {
+  it('a runner that ignores a stop sent before its thread reported it started is still terminated', async () => {
+    const pool = new WorkerPool({ filename: FIXTURE_WORKER, threads: 1, tasksPerThread: 2, graceMs: 100 });
+    try {
+      const task = pool.run({
+        jobId: 'job-early-stop',
+        executionId: 'exe-early-stop',
+        attempt: 1,
+        item: { name: 'early', type: 'GENERIC', steps: [{ action: 'noop', name: 'fixture:ignore-signal' }] },
+        deadlineAt: Date.now() + 3_600_000,
+      });
+      task.stop('cancel', 'cancelled at once'); // the thread cannot have reported `started` yet
+      const outcome = await task.result;
+      expect(outcome.outcome).toBe('CANCELLED');
+      expect(outcome.reason).toMatch(/its thread was terminated/);
+      // The pool goes on with a fresh thread.
+      const next = await pool.run({
+        jobId: 'job-after',
+        executionId: 'exe-after',
+        attempt: 1,
+        item: { name: 'after', type: 'GENERIC', steps: [{ action: 'noop', name: 'fixture:pass' }] },
+        deadlineAt: Date.now() + 60_000,
+      }).result;
+      expect(next.outcome).toBe('PASSED');
+    } finally {
+      await pool.close();
+    }
+  });
+});
+
 describe('worker pool setup', () => {
   it('refuses a worker entry that does not exist (an unbuilt checkout) instead of waiting for threads that never start', () => {
     expect(() => new WorkerPool({ filename: '/nonexistent/pool.worker.js', threads: 1 })).toThrow(

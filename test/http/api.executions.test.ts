@@ -107,14 +107,16 @@ describe('POST /v1/executions and GET /v1/executions/:id', () => {
     expect(list.body.items).toEqual([]);
   });
 
-  it('a type no runner is available for → 400 UNKNOWN_RUNNER naming the item', async () => {
+  it('a BDD feature that does not parse → 400 naming the item and the line; one that parses → 201', async () => {
     await using s = await noPoolServer();
     const amy = await s.client('amy');
-    const res = await amy.post('/v1/executions', { name: 'feature x', type: 'BDD', feature: 'Feature: x' });
-    // BDD may be runnable in a later build; then it is accepted.
-    if (res.status === 201) return;
-    expectError(res, 400, 'UNKNOWN_RUNNER');
-    expect(res.body.error.message).toContain('feature x');
+    const bad = await amy.post('/v1/executions', { name: 'feature x', type: 'BDD', feature: 'Feature: x\n  Scenario: s\n    Given a\n  Oops here\n' });
+    expectError(bad, 400, 'VALIDATION_FAILED');
+    expect(bad.body.error.message).toMatch(/item 0 \(feature x\): the feature does not parse: line 4/);
+    const empty = await amy.post('/v1/executions', { name: 'no scenario', type: 'BDD', feature: 'Feature: x' });
+    expectError(empty, 400, 'VALIDATION_FAILED');
+    const good = await amy.post('/v1/executions', { name: 'feature y', type: 'BDD', feature: 'Feature: y\n  Scenario: s\n    Given the base URL is "http://127.0.0.1:1"\n' });
+    expect(good.status, good.text).toBe(201);
   });
 
   it('GET of an id that does not exist, or is not an id at all → 404 NOT_FOUND', async () => {

@@ -1,10 +1,8 @@
 import { Type } from '@sinclair/typebox';
 import { TroupeError } from '../../core/errors.js';
 import { newId } from '../../core/ids.js';
-import { validateItem } from '../../core/items.js';
 import { validate } from '../../core/schemas.js';
 import { canSee, type Principal } from '../../engine/coordinator.js';
-import { runnerTypes } from '../../runners/registry.js';
 import type { SuiteRecord, TestCaseRecord } from '../../store/store.port.js';
 import { authed, type Api } from '../api-context.js';
 import { isAdmin, requireRole } from '../auth.js';
@@ -61,7 +59,7 @@ export function catalogRoutes(api: Api, route: RouteRegistrar): void {
   route('post', '/v1/testcases', 0, authed(api, async (ctx, principal) => {
     parseQuery(ctx.query, {});
     requireRole(principal, 'runner');
-    const item = validateItem(ctx.body, 0, runnerTypes());
+    const item = api.coordinator.checkItem(ctx.body, 0);
     const now = Date.now();
     const t: TestCaseRecord = { id: newId('tcs'), owner: principal.id, item, version: 1, createdAt: now, updatedAt: now };
     await api.store.saveTestCase(t);
@@ -79,7 +77,7 @@ export function catalogRoutes(api: Api, route: RouteRegistrar): void {
     parseQuery(ctx.query, {});
     requireRole(principal, 'runner');
     const current = await visibleTestCase(api, ctx.params[0] as string, principal);
-    const item = validateItem(ctx.body, 0, runnerTypes());
+    const item = api.coordinator.checkItem(ctx.body, 0);
     const next = { ...current, item, version: current.version + 1, updatedAt: Date.now() };
     conflictOn(await api.store.saveTestCase(next, current.version), `test case ${current.id}`);
     return { status: 200, body: testCaseView(next) };

@@ -3,13 +3,10 @@ import { isDeepStrictEqual } from 'node:util';
 import { setTimeout as delay } from 'node:timers/promises';
 import type { GenericStep } from '../../core/schemas.js';
 import type { RunnerContext } from '../runner.js';
+import type { ActionResult } from './action-result.js';
+import { exec } from './exec.js';
 
-/** A step's verdict. An action throws only when the system (not the test) is broken. */
-export interface ActionResult {
-  status: 'PASSED' | 'FAILED';
-  output?: string;
-  message?: string;
-}
+export type { ActionResult, SubStep } from './action-result.js';
 
 export type Action<S extends GenericStep = GenericStep> = (step: S, ctx: RunnerContext) => Promise<ActionResult>;
 
@@ -76,5 +73,5 @@ const http: Action<StepOf<'http'>> = async (step, ctx) => {
   return failures.length === 0 ? { status: 'PASSED', output } : { status: 'FAILED', output, message: failures.join('; ') };
 };
 
-/** The GENERIC step actions. `exec` joins when enabled by configuration. */
-export const ACTIONS: { [A in GenericStep['action']]: Action<StepOf<A>> } = { noop, sleep, http };
+/** The GENERIC step actions. `exec` refuses to run unless TROUPE_EXEC_ENABLED is set where it runs. */
+export const ACTIONS: { [A in GenericStep['action']]: Action<StepOf<A>> } = { noop, sleep, http, exec };
