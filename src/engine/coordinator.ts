@@ -177,7 +177,20 @@ export class Coordinator {
     this.resultConsumer = bus.consumeResults((delivery) => {
       const result = delivery.data;
       const actor = this.actors.get(result.executionId);
-      if (!actor || !actor.jobFinished(result.jobId)) return delivery.ack(); // stale or already settled
+      if (!actor || !actor.jobFinished(result.jobId)) {
+        // Stale: the attempt already ended (cancel, abort, the engine's timeout) or this is a duplicate. Its
+        // steps are still worth keeping when that attempt has none; the store never overwrites any.
+        if (result.steps.length === 0) return delivery.ack();
+        const late = { executionId: result.executionId, runId: null, attempt: result.attempt, items: result.steps };
+        void this.options.store
+          .getExecution(result.executionId)
+          .then((record) => (record ? this.options.store.recordSteps({ ...late, runId: record.runId }) : null))
+          .then(
+            () => delivery.ack(),
+            () => delivery.nak(1000),
+          );
+        return;
+      }
       const redelivered =
         result.deliveries !== undefined && result.deliveries > 1
           ? `delivery ${result.deliveries} of the job: earlier deliveries were not reported (worker lost)`

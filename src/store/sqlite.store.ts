@@ -16,6 +16,8 @@ import type {
   SuiteRecord,
   TestCaseRecord,
   StoredEvent,
+  StepRecord,
+  StepsWrite,
   StoredStep,
   Store,
   TransitionWrite,
@@ -75,7 +77,7 @@ function settle<T>(work: () => T): Promise<T> {
 }
 
 /** A write waiting for the next group commit: a new execution or a transition. */
-type Op = { create: ExecutionRecord } | { transition: TransitionWrite };
+type Op = { create: ExecutionRecord } | { transition: TransitionWrite } | { steps: StepsWrite };
 
 interface Pending {
   op: Op;
@@ -133,6 +135,7 @@ export class SqliteStore implements Store {
          WHERE id = ? AND version = ?`,
       ),
       exists: db.prepare<[string], { one: number }>('SELECT 1 AS one FROM executions WHERE id = ?'),
+      hasSteps: db.prepare<[string, number], { one: number }>('SELECT 1 AS one FROM steps WHERE execution_id = ? AND attempt = ? LIMIT 1'),
       insertStep: db.prepare(
         `INSERT OR REPLACE INTO steps (execution_id, attempt, idx, name, status, started_at, duration_ms, output, error)
          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
@@ -258,6 +261,11 @@ export class SqliteStore implements Store {
     return this.enqueue({ transition: write });
   }
 
+  /** Group-committed in order with transitions, so late steps follow the transition that ended their attempt. */
+  recordSteps(write: StepsWrite): Promise<WriteOutcome> {
+    return this.enqueue({ steps: write });
+  }
+
   private enqueue(op: Op): Promise<WriteOutcome> {
     return new Promise((resolve, reject) => {
       this.queue.push({ op, resolve, reject });
@@ -299,7 +307,33 @@ export class SqliteStore implements Store {
       this.insertExecutionRow(op.create);
       return 'applied';
     }
+    if ('steps' in op) return this.applyLateSteps(op.steps);
     return this.applyOne(op.transition);
+  }
+
+  /** Steps of an attempt that ended without them: written once, never over steps already stored. */
+  private applyLateSteps(write: StepsWrite): WriteOutcome {
+    if (!this.stmt.exists.get(write.executionId)) return 'not_found';
+    if (this.stmt.hasSteps.get(write.executionId, write.attempt)) return 'conflict';
+    this.insertSteps(write.executionId, write.runId, write.attempt, write.items);
+    return 'applied';
+  }
+
+  private insertSteps(executionId: string, runId: string | null, attempt: number, items: readonly StepRecord[]): void {
+    for (const s of items) {
+      this.stmt.insertStepEvent.run(++this.cursor, executionId, runId, attempt, s.index);
+      this.stmt.insertStep.run(
+        executionId,
+        attempt,
+        s.index,
+        s.name,
+        s.status,
+        s.startedAt,
+        s.durationMs,
+        s.output ?? null,
+        s.error ? JSON.stringify(s.error) : null,
+      );
+    }
   }
 
   private applyOne(write: TransitionWrite): WriteOutcome {
@@ -317,22 +351,7 @@ export class SqliteStore implements Store {
       write.expectedVersion,
     ).changes;
     if (changed === 0) return this.stmt.exists.get(write.executionId) ? 'conflict' : 'not_found';
-    if (write.steps) {
-      for (const s of write.steps.items) {
-        this.stmt.insertStepEvent.run(++this.cursor, write.executionId, write.runId, write.steps.attempt, s.index);
-        this.stmt.insertStep.run(
-          write.executionId,
-          write.steps.attempt,
-          s.index,
-          s.name,
-          s.status,
-          s.startedAt,
-          s.durationMs,
-          s.output ?? null,
-          s.error ? JSON.stringify(s.error) : null,
-        );
-      }
-    }
+    if (write.steps) this.insertSteps(write.executionId, write.runId, write.steps.attempt, write.steps.items);
     this.insertEventRow(write.executionId, write.runId, r);
     return 'applied';
   }

@@ -90,6 +90,14 @@ export interface TransitionWrite {
   steps?: { attempt: number; items: StepRecord[] };
 }
 
+/** The steps of one attempt, reported after the attempt had already ended (a stopped runner's late result). */
+export interface StepsWrite {
+  executionId: string;
+  runId: string | null;
+  attempt: number;
+  items: StepRecord[];
+}
+
 /** A conditional write's typed outcome; mapped to errors in one place (the execution actor). */
 export type WriteOutcome = 'applied' | 'conflict' | 'not_found';
 
@@ -172,6 +180,12 @@ export interface Store {
   createRun(run: RunRecord, executions: ExecutionRecord[]): Promise<void>;
   createExecution(execution: ExecutionRecord): Promise<void>;
   applyTransition(write: TransitionWrite): Promise<WriteOutcome>;
+  /**
+   * Stores the steps of an attempt that ended without them (cancel, abort or a timeout decided by the engine,
+   * before the worker's result came), logged as step events: `conflict` when that attempt already has steps
+   * (nothing is overwritten), `not_found` for an unknown execution.
+   */
+  recordSteps(write: StepsWrite): Promise<WriteOutcome>;
   getExecution(id: string): Promise<ExecutionRecord | null>;
   listExecutions(filter: ExecutionFilter): Promise<Page<ExecutionRecord>>;
   /** Every execution not in a terminal status, oldest first: what a restarted engine must resume. */

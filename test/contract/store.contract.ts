@@ -336,6 +336,29 @@ export function storeContract(name: string, open: () => Promise<StoreUnderTest>)
         expect(await store.eventsSince(all[3]!.cursor, 2)).toEqual(all.slice(4, 6));
       });
 
+      it('recordSteps keeps the late steps of an attempt that ended without them, once, as step events', async () => {
+        const e = makeExecution();
+        await store.createExecution(e);
+        const running = await drive(store, e, [['START', 'RUNNING']]);
+        const cancelled = await drive(store, running, [['CANCEL', 'CANCELLED']]);
+        const late = [step(0, 'PASSED'), step(1, 'CANCELLED', { output: 'stopped' }), step(2, 'SKIPPED')];
+        expect(await store.recordSteps({ executionId: e.id, runId: null, attempt: 1, items: late })).toBe('applied');
+        expect((await store.listSteps(e.id)).map((s) => [s.attempt, s.index, s.status])).toEqual([
+          [1, 0, 'PASSED'],
+          [1, 1, 'CANCELLED'],
+          [1, 2, 'SKIPPED'],
+        ]);
+        // Never over steps already stored for that attempt; never for an unknown execution.
+        expect(await store.recordSteps({ executionId: e.id, runId: null, attempt: 1, items: [step(0, 'FAILED')] })).toBe('conflict');
+        expect(await store.recordSteps({ executionId: 'exe_unknown', runId: null, attempt: 1, items: late })).toBe('not_found');
+        expect((await store.listSteps(e.id))[0]!.status).toBe('PASSED');
+        const log = (await store.logSince(0, 100)).filter((x) => x.executionId === e.id);
+        expect(log.map((x) => (x.kind === 'step' ? `step ${x.step.index}` : x.record.to))).toEqual([
+          'PENDING', 'RUNNING', 'CANCELLED', 'step 0', 'step 1', 'step 2',
+        ]);
+        expect(await store.getExecution(e.id)).toEqual(cancelled);
+      });
+
       it('logSince interleaves step events, just before the transition that ended their attempt, in one cursor order', async () => {
         const a = makeExecution();
         const b = makeExecution();

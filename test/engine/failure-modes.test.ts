@@ -100,6 +100,27 @@ describe('runner failure modes', () => {
     expect(events.at(-1)).toMatchObject({ to: 'CANCELLED', event: 'CANCEL', actor: 'user:alice', reason: 'no longer needed' });
   });
 
+  it('a cancelled execution keeps the steps its runner reported after the cancel', async () => {
+    const { coordinator, store } = t.engine;
+    const run = await coordinator.submitRun(
+      { items: [item('steps after cancel', [{ action: 'noop' }, { action: 'sleep', ms: 60_000 }, { action: 'noop' }])] },
+      ADMIN,
+    );
+    const id = run.executionIds[0]!;
+    await waitFor(async () => (await store.getExecution(id))?.status === 'RUNNING', 'the execution to run');
+    await coordinator.command(id, 'CANCEL', ADMIN);
+    const steps = await waitFor(async () => {
+      const stored = await store.listSteps(id);
+      return stored.length === 3 ? stored : null;
+    }, 'the late steps');
+    expect(steps.map((s) => [s.index, s.status])).toEqual([
+      [0, 'PASSED'],
+      [1, 'CANCELLED'],
+      [2, 'SKIPPED'],
+    ]);
+    expect((await store.getExecution(id))?.status).toBe('CANCELLED');
+  });
+
   it('abort stops a runner that ignores its signal, and the pool recovers', async () => {
     const { coordinator, store } = t.engine;
     const run = await coordinator.submitRun({ items: [item('stubborn', [{ action: 'noop', name: 'fixture:ignore-signal' }])] }, ADMIN);
