@@ -180,6 +180,19 @@ export class ExecutionActor {
     if (this.context.seq === record.seq) this.enter(record.to);
   }
 
+  /**
+   * Resumes a RUNNING execution restored after a restart on a durable bus: its job (or its result) is still on
+   * the bus, so it waits for it. The job is published again only when asked (its first publish may have been
+   * lost with the old process; the bus drops the copy within its duplicate window).
+   */
+  resumeRunning(republish: boolean): void {
+    const ctx = this.context;
+    this.dispatch(ctx, republish);
+    this.at(ctx.runDeadlineAt === null ? null : ctx.runDeadlineAt + this.host.watchdogGraceMs, () =>
+      this.apply('TIMEOUT', { actor: 'timer', reason: 'no result from the worker by the run deadline' }),
+    );
+  }
+
   /** Arms what the current status waits for. Also used to resume an actor restored after a restart. */
   enter(status: Status): void {
     const ctx = this.context;
@@ -227,15 +240,18 @@ export class ExecutionActor {
     });
   }
 
-  private dispatch(ctx: ExecutionMachineContext): void {
+  private dispatch(ctx: ExecutionMachineContext, publish = true): void {
     // Named after the transition into RUNNING: unique for ever, so a stale result is never taken for current,
     // and the same job when it is published again after a restart (a durable bus drops the duplicate).
     const jobId = `${this.id}:${ctx.seq}`;
     this.jobId = jobId;
+    if (!publish) return;
     this.host
       .poolFor(this.meta.item)
-      .then((pool) =>
-        this.host.bus.publishJob({
+      .then((pool) => {
+        // The execution left RUNNING while its pool was being declared: nobody must run the job.
+        if (this.jobId !== jobId) return;
+        return this.host.bus.publishJob({
           jobId,
           executionId: this.id,
           runId: this.meta.runId,
@@ -243,8 +259,8 @@ export class ExecutionActor {
           pool,
           item: this.meta.item,
           deadlineAt: ctx.runDeadlineAt ?? this.host.clock.now() + ctx.timeoutMs,
-        }),
-      )
+        });
+      })
       .catch((err: unknown) => {
         this.host.logger.error({ err, executionId: this.id }, 'job not published');
         if (this.jobFinished(jobId)) void this.apply('ERROR', { actor: 'engine', reason: 'the job could not be queued' });

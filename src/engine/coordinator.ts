@@ -89,6 +89,9 @@ export interface SubmittedRun {
   created: boolean;
 }
 
+/** A RUNNING job is republished after a restart only this soon after it started: inside the jobs stream's 2-minute duplicate window. */
+const REPUBLISH_WITHIN_MS = 90_000;
+
 const VERDICT_STATUS = { passed: 'PASSED', failed: 'FAILED', skipped: 'SKIPPED' } as const;
 
 const OUTCOME_EVENT: Record<JobOutcome, EventType> = {
@@ -246,9 +249,11 @@ export class Coordinator {
         actor.enter('RUNNING'); // nothing ran on a worker: decide the next step again
       } else if (record.status === 'RUNNING' && this.options.bus.durable) {
         // The job is still on the bus (or its result is): wait for it. Publishing it again under the same job
-        // id covers a crash between storing RUNNING and publishing; the bus drops the duplicate.
+        // id covers a crash between storing RUNNING and publishing, and the bus drops the copy — but only within
+        // its duplicate window; past it the first publish surely happened (it follows the stored RUNNING at
+        // once), and a copy would run the test twice.
         this.governor.send({ type: 'acquire', executionId: actor.id, owner: actor.meta.owner, runId: actor.meta.runId });
-        actor.enter('RUNNING');
+        actor.resumeRunning(this.options.clock.now() - actor.context.last.at < REPUBLISH_WITHIN_MS);
       } else if (record.status === 'RUNNING') {
         lost++;
         void actor.apply('ERROR', {
@@ -552,7 +557,11 @@ export class Coordinator {
               reason: `awaiting the verdict for step ${given.length}: ${steps[given.length]?.instruction ?? ''}`,
             });
       await write;
-    })().catch((err: unknown) => this.options.logger.error({ err, executionId: actor.id }, 'manual step not decided'));
+    })().catch((err: unknown) => {
+      // Nothing else would ever move it on (no timer is armed while RUNNING): end it as a system failure.
+      this.options.logger.error({ err, executionId: actor.id }, 'manual step not decided');
+      void actor.apply('ERROR', { actor: 'engine', reason: `the next manual step could not be decided: ${String(err)}` });
+    });
     this.manualMoves.set(actor.id, move);
     void move.finally(() => {
       if (this.manualMoves.get(actor.id) === move) this.manualMoves.delete(actor.id);
@@ -584,7 +593,13 @@ export class Coordinator {
       throw new TroupeError('ILLEGAL_TRANSITION', `no verdict is awaited: execution is ${status}`, { details: { status, event: 'VERDICT' } });
     }
     const attempt = actor.context.attempt;
+    const seq = actor.context.seq;
     const awaited = (await this.options.store.listSteps(executionId)).filter((s) => s.attempt === attempt).length;
+    if (actor.context.seq !== seq) {
+      throw new TroupeError('ILLEGAL_TRANSITION', `the execution moved on meanwhile: it is ${actor.status}`, {
+        details: { status: actor.status, event: 'VERDICT' },
+      });
+    }
     if (index !== awaited) {
       throw new TroupeError('ILLEGAL_TRANSITION', `the verdict awaited is for step ${awaited}, not step ${index}`, {
         details: { status, awaitedStep: awaited },
@@ -627,9 +642,18 @@ export class Coordinator {
   async redrive(jobId: string, principal: Principal): Promise<ExecutionRecord> {
     const letter = (await this.options.bus.listDeadLetters()).find((l) => l.job.jobId === jobId);
     if (!letter) throw new TroupeError('NOT_FOUND', `no dead letter for job ${jobId}`);
-    const record = await this.retry(letter.job.executionId, principal);
-    await this.options.bus.removeDeadLetter(jobId);
-    await this.audit(principal, 'REDRIVE', jobId, { execution: letter.job.executionId, rerun: record.id });
+    const original = await this.options.store.getExecution(letter.job.executionId);
+    if (!original || !canSee(principal, original.owner)) throw new TroupeError('NOT_FOUND', `no dead letter for job ${jobId}`);
+    if (!isTerminal(original.status)) {
+      throw new TroupeError('ILLEGAL_TRANSITION', `the execution has not ended yet: it is ${original.status}`, {
+        details: { status: original.status, event: 'REDRIVE' },
+      });
+    }
+    // The letter goes first: of two concurrent redrives only the one that removed it runs the execution again.
+    if (!(await this.options.bus.removeDeadLetter(jobId))) throw new TroupeError('NOT_FOUND', `no dead letter for job ${jobId}`);
+    // The rerun belongs to the execution's owner, not to the admin who redrove it.
+    const record = await this.admit(original.item, { ...principal, id: original.owner }, original.context, original.id);
+    await this.audit(principal, 'REDRIVE', jobId, { execution: original.id, rerun: record.id });
     return record;
   }
 

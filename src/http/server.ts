@@ -132,6 +132,7 @@ export async function startServer(options: ServerOptions): Promise<Server> {
           prefix: engine.bus.prefix,
           coordinator: engine.coordinator,
           authenticate: (authorization) => auth.authenticate(authorization),
+          limit: (principalId) => limiter.take(principalId),
           logger,
         })
       : null;

@@ -10,6 +10,8 @@ export interface NatsSubmitOptions {
   coordinator: Coordinator;
   /** The API's authenticator: the request's `Authorization` header is checked exactly like over HTTP. */
   authenticate: (authorization: string) => Promise<Principal>;
+  /** Spends one request of the principal's rate limit (throws RATE_LIMITED), as over HTTP. */
+  limit: (principalId: string) => void;
   logger: Logger;
 }
 
@@ -40,6 +42,7 @@ export function startNatsSubmit(options: NatsSubmitOptions): Subscription {
     let body: unknown;
     try {
       const principal = await options.authenticate(msg.headers?.get('Authorization') ?? '');
+      options.limit(principal.id);
       if (!principal.roles.includes('runner') && !principal.roles.includes('admin')) {
         throw new TroupeError('FORBIDDEN', 'submitting a run needs the runner or admin role');
       }

@@ -14,8 +14,9 @@ import type {
 /** The SQLite schema and the mapping between its rows and the store port's records. */
 
 // The event log is two tables sharing one cursor sequence: `events` (transitions) and `step_events` (a step
-// finished; its details are the `steps` row it points at). Cursors are assigned by the store from one counter
-// (the single writer), so they strictly increase across both tables; rows are never deleted.
+// finished; its details are the `steps` row it points at). Cursors are assigned by the store from one counter,
+// caught up with the file inside each IMMEDIATE write transaction, so they strictly increase across both
+// tables and across processes writing the same file; rows are never deleted.
 export const SCHEMA = `
 CREATE TABLE IF NOT EXISTS runs (
   id TEXT PRIMARY KEY, name TEXT NOT NULL, status TEXT NOT NULL, owner TEXT NOT NULL,

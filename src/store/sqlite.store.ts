@@ -94,9 +94,9 @@ export class SqliteStore implements Store {
   private flushScheduled = false;
   private idleWaiters: (() => void)[] = [];
   private readonly stmt;
-  private readonly applyBatch: (ops: Op[]) => WriteOutcome[];
-  private readonly applySingle: (op: Op) => WriteOutcome;
-  /** The newest cursor handed out: this process is the file's only writer (see LOG_SINCE in sqlite.rows.ts). */
+  private readonly applyBatch: Database.Transaction<(ops: Op[]) => WriteOutcome[]>;
+  private readonly applySingle: Database.Transaction<(op: Op) => WriteOutcome>;
+  /** The newest cursor handed out; caught up with the file at the start of every write transaction. */
   private cursor: number;
 
   constructor(options: SqliteStoreOptions) {
@@ -107,8 +107,14 @@ export class SqliteStore implements Store {
     this.db.pragma('busy_timeout = 5000');
     this.db.exec(SCHEMA);
     this.maxBatch = options.maxBatch ?? 512;
-    this.applyBatch = this.db.transaction((ops: Op[]) => ops.map((op) => this.applyOp(op)));
-    this.applySingle = this.db.transaction((op: Op) => this.applyOp(op));
+    this.applyBatch = this.db.transaction((ops: Op[]) => {
+      this.syncCursor();
+      return ops.map((op) => this.applyOp(op));
+    });
+    this.applySingle = this.db.transaction((op: Op) => {
+      this.syncCursor();
+      return this.applyOp(op);
+    });
     const db = this.db;
     this.stmt = {
       insertRun: db.prepare(
@@ -232,6 +238,7 @@ export class SqliteStore implements Store {
 
   createRun(run: RunRecord, executions: ExecutionRecord[]): Promise<void> {
     return settle(() => this.db.transaction(() => {
+      this.syncCursor();
       this.stmt.insertRun.run({
         id: run.id,
         name: run.name,
@@ -249,7 +256,7 @@ export class SqliteStore implements Store {
         updated_at: run.updatedAt,
       });
       for (const e of executions) this.insertExecutionRow(e);
-    })());
+    }).immediate());
   }
 
   /** Group-committed with transitions: one fsync serves many concurrent submits. */
@@ -285,13 +292,13 @@ export class SqliteStore implements Store {
     this.queue = [];
     let outcomes: WriteOutcome[];
     try {
-      outcomes = this.applyBatch(batch.map((p) => p.op));
+      outcomes = this.applyBatch.immediate(batch.map((p) => p.op));
     } catch {
       // Rare: a write failed and rolled its batch back. Apply each on its own, in order, so that only the
       // failing write is rejected.
       for (const p of batch) {
         try {
-          p.resolve(this.applySingle(p.op));
+          p.resolve(this.applySingle.immediate(p.op));
         } catch (err) {
           p.reject(err);
         }
@@ -300,6 +307,15 @@ export class SqliteStore implements Store {
     }
     batch.forEach((p, i) => p.resolve(outcomes[i] as WriteOutcome));
     this.notifyIdle();
+  }
+
+  /**
+   * Catches the counter up with the file inside a write transaction. Transactions are IMMEDIATE (the write
+   * lock is held from their start), so another process writing the same file (`troupe run` beside a
+   * `troupe serve` on one data dir) can never hand out the same cursor.
+   */
+  private syncCursor(): void {
+    this.cursor = Math.max(this.cursor, this.stmt.latestCursor.get()?.cursor ?? 0);
   }
 
   private applyOp(op: Op): WriteOutcome {

@@ -191,7 +191,6 @@ export class WorkerNode {
    */
   async stop(options: { abort?: boolean; drainMs?: number } = {}): Promise<void> {
     this.stopping = true;
-    this.unsubscribeControl?.();
     if (this.heartbeatTimer) clearInterval(this.heartbeatTimer);
     if (this.discoverTimer) clearInterval(this.discoverTimer);
     await Promise.all([...this.consumers.values()].map((consumer) => consumer.stop()));
@@ -227,5 +226,7 @@ export class WorkerNode {
       this.options.logger.warn({ jobs: [...this.inFlight.keys()] }, 'jobs still running after they were stopped; leaving anyway');
     }
     if (this.leaseTimer) clearInterval(this.leaseTimer);
+    // Stop requests keep reaching running jobs while they drain.
+    this.unsubscribeControl?.();
   }
 }

@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtemp, readFile, realpath, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, realpath, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, sep } from 'node:path';
 import { execBaseEnv, loadConfig } from '../../core/config.js';
@@ -233,6 +233,9 @@ async function runIn(cwd: string, step: ExecStep, ctx: RunnerContext, env: Recor
   return result;
 }
 
+/** A JUnit file larger than this is refused rather than read into the worker thread's memory. */
+const MAX_JUNIT_BYTES = 16 * 1024 * 1024;
+
 async function ingest(cwd: string, path: string): Promise<{ cases: SubStep[] } | { error: string }> {
   const problem = junitPathProblem(path);
   if (problem) return { error: `JUnit file ${path} ${problem}` };
@@ -242,6 +245,8 @@ async function ingest(cwd: string, path: string): Promise<{ cases: SubStep[] } |
     const root = await realpath(cwd);
     const file = await realpath(join(cwd, path));
     if (!file.startsWith(root + sep)) return { error: `JUnit file ${path} resolves outside the working directory` };
+    const size = (await stat(file)).size;
+    if (size > MAX_JUNIT_BYTES) return { error: `JUnit file ${path} is ${size} bytes: more than the ${MAX_JUNIT_BYTES} read` };
     xml = await readFile(file, 'utf8');
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
