@@ -7,10 +7,9 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { procCpuMs } from './proc.js';
+import { freePort, procCpuMs } from './proc.js';
 
 export interface NatsServer extends AsyncDisposable {
   url: string;
@@ -29,17 +28,6 @@ export function natsServer(): { binary: string; version: string } | null {
     if (!probe.error && probe.status === 0) return { binary, version: /\bv(\d\S*)/.exec(probe.stdout)?.[1] ?? probe.stdout.trim() };
   }
   return null;
-}
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const address = server.address();
-  server.close();
-  await once(server, 'close');
-  if (address === null || typeof address === 'string') throw new Error('no TCP port assigned');
-  return address.port;
 }
 
 async function waitHealthy(monitorPort: number, child: ChildProcess, output: () => string): Promise<void> {

@@ -1,4 +1,6 @@
+import { once } from 'node:events';
 import { readFileSync } from 'node:fs';
+import { createServer } from 'node:net';
 
 /** utime + stime of a Linux process (all its threads), assuming the usual 100 clock ticks per second; null off Linux. */
 export function procCpuMs(pid: number | undefined): number | null {
@@ -21,4 +23,16 @@ export function cpuDelta(before: (number | null)[], after: (number | null)[]): n
     total += a - b;
   }
   return total;
+}
+
+/** A TCP port free right now on 127.0.0.1. */
+export async function freePort(): Promise<number> {
+  const server = createServer();
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const address = server.address();
+  server.close();
+  await once(server, 'close');
+  if (address === null || typeof address === 'string') throw new Error('no TCP port assigned');
+  return address.port;
 }

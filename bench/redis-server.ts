@@ -4,11 +4,10 @@
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { readFileSync } from 'node:fs';
 import { mkdtemp, readdir, rm, stat } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { freePort, procCpuMs } from './proc.js';
 
 /** `none`: `--save '' --appendonly no`. `aof`: `--save '' --appendonly yes --appendfsync always`. */
 export type RedisPersistence = 'none' | 'aof';
@@ -35,29 +34,6 @@ export function redisVersion(): string | null {
   const probe = spawnSync('redis-server', ['--version'], { encoding: 'utf8' });
   if (probe.error || probe.status !== 0) return null;
   return /v=(\S+)/.exec(probe.stdout)?.[1] ?? probe.stdout.trim();
-}
-
-/** utime + stime of a Linux process, assuming the usual 100 clock ticks per second. */
-function procCpuMs(pid: number | undefined): number | null {
-  if (pid === undefined) return null;
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return (Number(fields[11]) + Number(fields[12])) * 10;
-  } catch {
-    return null;
-  }
-}
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const address = server.address();
-  server.close();
-  await once(server, 'close');
-  if (address === null || typeof address === 'string') throw new Error('no TCP port assigned');
-  return address.port;
 }
 
 function waitReady(child: ChildProcess, timeoutMs: number): Promise<void> {
