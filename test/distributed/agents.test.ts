@@ -44,6 +44,10 @@ describe('distributed mode: agents', () => {
       expect.objectContaining({ agentId: 'chrome', status: 'online', capacity: expect.any(Number), labels: { browser: 'chromium', os: 'linux' }, runners: ['GENERIC', 'BDD'] }),
       expect.objectContaining({ agentId: 'plain', status: 'online', labels: {}, pools: ['default'] }),
     ]);
+    expect(((await cluster.request('GET', '/v1/agents?limit=1')).body.items as unknown[]).length).toBe(1);
+    for (const bad of ['limit=0', 'limit=x', 'cursor=abc', 'status=online']) {
+      expect((await cluster.request('GET', `/v1/agents?${bad}`)).status, bad).toBe(400);
+    }
   });
 
   it('spreads a run over both worker processes, every execution PASSED once', async () => {

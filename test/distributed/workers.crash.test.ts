@@ -52,6 +52,8 @@ describe('distributed mode: worker crashes', () => {
     expect(events.at(-1)).toMatchObject({ to: 'ABORTED', actor: 'engine', reason: 'job dead-lettered after 2 deliveries' });
 
     const letters = (await cluster.request('GET', '/v1/dead-letters')).body.items as Record<string, unknown>[];
+    expect((await cluster.request('GET', '/v1/dead-letters?limit=1')).body.items).toEqual(letters.slice(0, 1));
+    expect((await cluster.request('GET', '/v1/dead-letters?limit=1001')).status).toBe(400);
     const letter = letters.find((l) => l.executionId === id);
     expect(letter).toEqual({
       jobId: `${id}:2`,

@@ -24,17 +24,19 @@ function deadLetterView(letter: DeadLetter) {
 
 /** Distributed mode: live agents (any role) and dead letters (admin: list, redrive, discard). */
 export function agentRoutes(api: Api, route: RouteRegistrar): void {
+  // Both lists are small and held in full (live agents; letters kept 14 days): all of it, or the first `limit`.
+  const cap = (query: URLSearchParams, limit: number) => (query.has('limit') ? limit : Number.POSITIVE_INFINITY);
   route('get', '/v1/agents', 0, authed(api, (ctx) => {
-    parseQuery(ctx.query, {});
-    const items = api.agents.list().map((a) => ({ ...a, startedAt: iso(a.startedAt), at: iso(a.at) }));
+    const q = parseQuery(ctx.query, { limit: 'limit' });
+    const items = api.agents.list().slice(0, cap(ctx.query, q.limit)).map((a) => ({ ...a, startedAt: iso(a.startedAt), at: iso(a.at) }));
     return { status: 200, body: { items, next: null } };
   }));
 
   route('get', '/v1/dead-letters', 0, authed(api, async (ctx, principal) => {
-    parseQuery(ctx.query, {});
+    const q = parseQuery(ctx.query, { limit: 'limit' });
     requireRole(principal, 'admin');
     const letters = await api.coordinator.deadLetters();
-    return { status: 200, body: { items: letters.map(deadLetterView).reverse(), next: null } };
+    return { status: 200, body: { items: letters.map(deadLetterView).reverse().slice(0, cap(ctx.query, q.limit)), next: null } };
   }));
 
   route('post', '/v1/dead-letters/:jobId/redrive', 1, authed(api, async (ctx, principal) => {
