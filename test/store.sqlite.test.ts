@@ -1,3 +1,4 @@
+import Database from 'better-sqlite3';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -59,6 +60,35 @@ describe('sqlite: two stores writing one file', () => {
     } finally {
       await a.close();
       await b.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('sqlite: a data file from before a column was added', () => {
+  it('gains steps.case_of on open and keeps what it held', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'troupe-store-'));
+    const file = join(dir, 'troupe.db');
+    const old = new Database(file);
+    old.exec(`CREATE TABLE steps (
+      execution_id TEXT NOT NULL, attempt INTEGER NOT NULL, idx INTEGER NOT NULL, name TEXT NOT NULL,
+      status TEXT NOT NULL, started_at INTEGER NOT NULL, duration_ms INTEGER NOT NULL, output TEXT, error TEXT,
+      PRIMARY KEY (execution_id, attempt, idx))`);
+    old.prepare("INSERT INTO steps VALUES ('exe_old', 1, 0, 'old step', 'PASSED', 1, 2, NULL, NULL)").run();
+    old.close();
+    const store = new SqliteStore({ file });
+    try {
+      expect(await store.listSteps('exe_old')).toEqual([{ attempt: 1, index: 0, name: 'old step', status: 'PASSED', startedAt: 1, durationMs: 2 }]);
+      const e = makeExecution();
+      await store.createExecution(e);
+      const running = await drive(store, e, [['START', 'RUNNING']]);
+      const items = [step(0, 'FAILED'), step(1, 'PASSED', { caseOf: 0 }), step(2, 'FAILED', { caseOf: 0 })];
+      expect(await store.applyTransition(writeFor(running.machine, 'FAIL', 'FAILED', { attempt: 1, items }))).toBe('applied');
+      expect((await store.listSteps(e.id)).map((s) => s.caseOf)).toEqual([undefined, 0, 0]);
+      const logged = (await store.logSince(0, 100)).filter((x) => x.kind === 'step');
+      expect(logged.map((x) => (x.kind === 'step' ? x.step.caseOf : null))).toEqual([undefined, 0, 0]);
+    } finally {
+      await store.close();
       rmSync(dir, { recursive: true, force: true });
     }
   });

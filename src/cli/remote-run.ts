@@ -90,7 +90,9 @@ async function remoteCases(client: ApiClient, executionIds: string[]): Promise<R
     const [e, events, steps] = await Promise.all([
       client.request<{ name: string; type: string; status: Status; attempt: number }>('GET', `/v1/executions/${id}`),
       client.request<{ items: { to: Status; at: string; reason: string | null }[] }>('GET', `/v1/executions/${id}/events`),
-      client.request<{ items: { attempt: number; name: string; status: string; durationMs: number; output?: string; error?: { message: string } }[] }>(
+      client.request<{
+        items: { attempt: number; name: string; status: string; durationMs: number; output?: string; error?: { message: string }; caseOf?: number }[];
+      }>(
         'GET',
         `/v1/executions/${id}/steps`,
       ),

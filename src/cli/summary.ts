@@ -21,12 +21,22 @@ export interface ExecutionFacts {
   status: Status;
   attempt: number;
   events: { to: Status; at: number; reason: string | null }[];
-  steps: { attempt: number; name: string; status: string; durationMs?: number; output?: string; error?: { message: string } }[];
+  steps: {
+    attempt: number;
+    name: string;
+    status: string;
+    durationMs?: number;
+    output?: string;
+    error?: { message: string };
+    /** Set on a test case ingested from a JUnit file (an `exec` step's). */
+    caseOf?: number;
+  }[];
 }
 
 /**
  * The report cases of one execution (SPEC §7): one per scenario or outline row of a BDD execution that
- * recorded steps, named `<execution> › <scenario>`; otherwise the execution itself.
+ * recorded steps, named `<execution> › <scenario>`; otherwise the execution itself, followed by one case per
+ * test case its `exec` steps ingested from JUnit files.
  */
 export function reportCases(e: ExecutionFacts): ReportCase[] {
   if (e.type === 'BDD') {
@@ -41,8 +51,19 @@ export function reportCases(e: ExecutionFacts): ReportCase[] {
       }));
     }
   }
-  return [reportCase(e)];
+  const ingested = e.steps
+    .filter((s) => s.attempt === e.attempt && s.caseOf !== undefined)
+    .map((s): ReportCase => ({
+      name: `${e.name} › ${s.name}`,
+      status: CASE_STATUS[s.status] ?? 'ERROR',
+      durationMs: s.durationMs ?? 0,
+      reason: s.status === 'PASSED' || s.status === 'SKIPPED' ? null : (s.error?.message ?? s.status),
+      ...(s.output ? { output: s.output } : {}),
+    }));
+  return [reportCase(e), ...ingested];
 }
+
+const CASE_STATUS: Record<string, Status> = { PASSED: 'PASSED', FAILED: 'FAILED', SKIPPED: 'SKIPPED', ERROR: 'ERROR', TIMEOUT: 'TIMEOUT', CANCELLED: 'CANCELLED' };
 
 export function reportCase(e: ExecutionFacts): ReportCase {
   const last = e.events[e.events.length - 1];

@@ -45,6 +45,7 @@ export function stepView(s: StoredStep) {
     durationMs: s.durationMs,
     ...(s.error ? { error: { code: s.error.code, message: s.error.message } } : {}),
     ...(s.output === undefined ? {} : { output: s.output }),
+    ...(s.caseOf === undefined ? {} : { caseOf: s.caseOf }),
   };
 }
 

@@ -23,6 +23,8 @@ export interface PoolStep {
   durationMs: number;
   output?: string;
   error?: PlainError;
+  /** Set on a test case ingested from a JUnit file: the index of the `exec` step that produced it. */
+  caseOf?: number;
 }
 
 export interface PoolOutcome {

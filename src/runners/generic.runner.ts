@@ -63,7 +63,14 @@ function record(
   steps.push(own);
   let next = base.index + 1;
   for (const sub of result.subSteps ?? []) {
-    const step: PoolStep = { index: next++, name: sub.name, status: sub.status, startedAt: base.startedAt, durationMs: sub.durationMs };
+    const step: PoolStep = {
+      index: next++,
+      name: sub.name,
+      status: sub.status,
+      startedAt: base.startedAt,
+      durationMs: sub.durationMs,
+      caseOf: base.index,
+    };
     if (sub.message !== undefined && sub.status !== 'PASSED') {
       step.error = { code: sub.status === 'SKIPPED' ? 'SKIPPED' : 'EXPECTATION_FAILED', message: sub.message, retryable: false };
     }

@@ -46,7 +46,7 @@ CREATE TABLE IF NOT EXISTS step_events (
 CREATE TABLE IF NOT EXISTS steps (
   execution_id TEXT NOT NULL, attempt INTEGER NOT NULL, idx INTEGER NOT NULL, name TEXT NOT NULL,
   status TEXT NOT NULL, started_at INTEGER NOT NULL, duration_ms INTEGER NOT NULL, output TEXT, error TEXT,
-  PRIMARY KEY (execution_id, attempt, idx)
+  case_of INTEGER, PRIMARY KEY (execution_id, attempt, idx)
 );
 CREATE TABLE IF NOT EXISTS testcases (
   id TEXT PRIMARY KEY, owner TEXT NOT NULL, item TEXT NOT NULL, version INTEGER NOT NULL,
@@ -176,13 +176,14 @@ export interface LogRow {
   duration_ms: number | null;
   output: string | null;
   error: string | null;
+  case_of: number | null;
 }
 
 const TRANSITION_COLUMNS = `e.cursor, 'transition' AS kind, e.execution_id, e.run_id, e.seq, e.from_status, e.to_status,
   e.event, e.at, e.attempt, e.reason, e.actor, NULL AS idx, NULL AS name, NULL AS status, NULL AS started_at,
-  NULL AS duration_ms, NULL AS output, NULL AS error`;
+  NULL AS duration_ms, NULL AS output, NULL AS error, NULL AS case_of`;
 const STEP_COLUMNS = `x.cursor, 'step', x.execution_id, x.run_id, NULL, NULL, NULL, NULL, NULL, x.attempt, NULL, NULL,
-  s.idx, s.name, s.status, s.started_at, s.duration_ms, s.output, s.error`;
+  s.idx, s.name, s.status, s.started_at, s.duration_ms, s.output, s.error, s.case_of`;
 
 /** The merged log after a cursor: each table's first `limit` rows (both are cursor-ordered), merged. */
 export const LOG_SINCE = `
@@ -195,7 +196,7 @@ SELECT * FROM (
 ) ORDER BY cursor LIMIT @limit`;
 
 export type StepRow = { attempt: number } & {
-  [K in 'idx' | 'name' | 'status' | 'started_at' | 'duration_ms' | 'output' | 'error']: NonNullable<LogRow[K]> | null;
+  [K in 'idx' | 'name' | 'status' | 'started_at' | 'duration_ms' | 'output' | 'error' | 'case_of']: NonNullable<LogRow[K]> | null;
 };
 
 export function toStep(row: Omit<StepRow, 'attempt'>): StepRecord {
@@ -207,6 +208,7 @@ export function toStep(row: Omit<StepRow, 'attempt'>): StepRecord {
     durationMs: row.duration_ms as number,
     ...(row.output === null ? {} : { output: row.output }),
     ...(row.error === null ? {} : { error: JSON.parse(row.error) as PlainError }),
+    ...(row.case_of === null ? {} : { caseOf: row.case_of }),
   };
 }
 

@@ -62,6 +62,12 @@ export interface SqliteStoreOptions {
 
 const terminal = new Set<string>(TERMINAL_STATUSES);
 
+/** Columns added after a table was first created: `CREATE TABLE IF NOT EXISTS` leaves older files without them. */
+function migrate(db: Database.Database): void {
+  const columns = db.prepare<[], { name: string }>('SELECT name FROM pragma_table_info(\'steps\')').all();
+  if (!columns.some((c) => c.name === 'case_of')) db.exec('ALTER TABLE steps ADD COLUMN case_of INTEGER');
+}
+
 function addClause(where: string[], args: (string | number)[], clause: string, value: string | number): void {
   where.push(clause);
   args.push(value);
@@ -106,6 +112,7 @@ export class SqliteStore implements Store {
     this.db.pragma(`synchronous = ${options.synchronous ?? 'FULL'}`);
     this.db.pragma('busy_timeout = 5000');
     this.db.exec(SCHEMA);
+    migrate(this.db);
     this.maxBatch = options.maxBatch ?? 512;
     this.applyBatch = this.db.transaction((ops: Op[]) => {
       this.syncCursor();
@@ -143,8 +150,8 @@ export class SqliteStore implements Store {
       exists: db.prepare<[string], { one: number }>('SELECT 1 AS one FROM executions WHERE id = ?'),
       hasSteps: db.prepare<[string, number], { one: number }>('SELECT 1 AS one FROM steps WHERE execution_id = ? AND attempt = ? LIMIT 1'),
       insertStep: db.prepare(
-        `INSERT OR REPLACE INTO steps (execution_id, attempt, idx, name, status, started_at, duration_ms, output, error)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+        `INSERT OR REPLACE INTO steps (execution_id, attempt, idx, name, status, started_at, duration_ms, output, error,
+          case_of) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       ),
       getExecution: db.prepare<[string], ExecutionRow>('SELECT * FROM executions WHERE id = ?'),
       listActive: db.prepare<[], ExecutionRow>('SELECT * FROM executions WHERE terminal = 0 ORDER BY id'),
@@ -348,6 +355,7 @@ export class SqliteStore implements Store {
         s.durationMs,
         s.output ?? null,
         s.error ? JSON.stringify(s.error) : null,
+        s.caseOf ?? null,
       );
     }
   }

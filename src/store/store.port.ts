@@ -39,6 +39,8 @@ export interface StepRecord {
   durationMs: number;
   output?: string;
   error?: PlainError;
+  /** A test case ingested from a JUnit file: the index of the `exec` step that produced it (SPEC §7 report). */
+  caseOf?: number;
 }
 
 export interface StoredStep extends StepRecord {

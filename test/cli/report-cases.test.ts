@@ -37,6 +37,27 @@ describe('report cases', () => {
     expect(xml).toContain('<skipped');
   });
 
+  it('adds one case per JUnit test case an exec step ingested, after the execution’s own', () => {
+    const cases = reportCases({
+      name: 'unit suite',
+      type: 'GENERIC',
+      status: 'FAILED',
+      attempt: 2,
+      events,
+      steps: [
+        step('vitest', 'FAILED'),
+        step('math › adds', 'PASSED', 2, { caseOf: 0 }),
+        step('math › divides', 'FAILED', 2, { caseOf: 0, error: { message: 'expected 2 to be 3' } }),
+        step('math › old attempt', 'PASSED', 1, { caseOf: 0 }),
+      ],
+    });
+    expect(cases.map((c) => [c.name, c.status, c.reason])).toEqual([
+      ['unit suite', 'FAILED', 'a scenario failed'],
+      ['unit suite › math › adds', 'PASSED', null],
+      ['unit suite › math › divides', 'FAILED', 'expected 2 to be 3'],
+    ]);
+  });
+
   it('keeps one case for a BDD execution without steps, and for other types', () => {
     const bare = reportCases({ name: 'cancelled early', type: 'BDD', status: 'FAILED', attempt: 1, events, steps: [] });
     expect(bare.map((c) => c.name)).toEqual(['cancelled early']);

@@ -4,6 +4,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ADMIN, item, startEngine, tempDir, waitFor, type TestEngine } from '../helpers/engine.js';
 import { expectError, startTestServer } from '../helpers/server.js';
 import { EXEC_OUTPUT_BYTES } from '../../src/runners/generic/exec.js';
+import { reportCases } from '../../src/cli/summary.js';
+import { toJunitXml } from '../../src/report/junit.js';
 
 /**
  * The `exec` GENERIC action (SPEC §4, docs/runners.md): one fixture per failure mode, run through a whole engine
@@ -253,6 +255,16 @@ describe('exec steps', () => {
       [3, 'step #2', 'SKIPPED'],
     ]);
     expect(steps[2]!.error!.message).toContain('expected 4 to be 5');
+    // The ingested cases are marked as the exec step's, and the JUnit report has one testcase for each.
+    expect(steps.map((s) => s.caseOf)).toEqual([undefined, 0, 0, undefined]);
+    const events = await t.engine.store.listEvents(execution.id);
+    const cases = reportCases({ ...execution, events, steps });
+    expect(cases.map((c) => [c.name, c.status])).toEqual([
+      [execution.name, 'FAILED'],
+      [`${execution.name} › math.spec.mjs › math > adds`, 'PASSED'],
+      [`${execution.name} › math.spec.mjs › math > multiplies (fails on purpose)`, 'FAILED'],
+    ]);
+    expect(toJunitXml({ name: 'r', id: 'run', cases })).toContain('tests="3"');
   });
 
   it('a passing JUnit file passes the step; its cases keep unique indexes before the next steps', async () => {

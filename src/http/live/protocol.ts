@@ -109,6 +109,7 @@ export function eventJson(e: LogEntry): string {
       durationMs: s.durationMs,
       ...(s.error ? { error: s.error } : {}),
       ...(s.output === undefined ? {} : { output: s.output }),
+      ...(s.caseOf === undefined ? {} : { caseOf: s.caseOf }),
     });
   }
   const r = e.record;
