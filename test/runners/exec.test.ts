@@ -1,7 +1,7 @@
 import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ADMIN, item, startEngine, tempDir, waitFor, type TestEngine } from '../helpers/engine.js';
+import { ADMIN, FIXTURE_WORKER, item, startEngine, tempDir, waitFor, type TestEngine } from '../helpers/engine.js';
 import { expectError, startTestServer } from '../helpers/server.js';
 import { EXEC_OUTPUT_BYTES } from '../../src/runners/generic/exec.js';
 import { reportCases } from '../../src/cli/summary.js';
@@ -348,6 +348,51 @@ describe('exec gate', () => {
       expect((await t.engine.store.listEvents(id)).at(-1)!.reason).toContain('exec steps are disabled on this agent');
     } finally {
       if (before !== undefined) process.env.TROUPE_EXEC_ENABLED = before;
+    }
+  });
+});
+
+describe('exec steps on a thread the pool terminates', () => {
+  it('a command whose thread is terminated for another task’s hang is stopped by its guardian, not orphaned', async () => {
+    const saved = process.env.TROUPE_EXEC_ENABLED;
+    process.env.TROUPE_EXEC_ENABLED = 'true';
+    const scratch = tempDir('troupe-exec-orphan-');
+    try {
+      // One thread: the exec task and a task that blocks its thread run side by side on it.
+      await using t = await startEngine(
+        { TROUPE_EXEC_ENABLED: 'true', EXECUTION_RETRY_MAX_ATTEMPTS: '1' },
+        { pool: { filename: FIXTURE_WORKER, threads: 1, tasksPerThread: 4, graceMs: 200 } },
+      );
+      const pidFile = join(scratch, 'pid');
+      const run = await t.engine.coordinator.submitRun(
+        {
+          items: [
+            item('long command', [{ action: 'exec', command: 'sh', args: ['-c', `echo $$ > '${pidFile}'; exec sleep 300`] }]),
+          ],
+        },
+        ADMIN,
+      );
+      const pid = await waitFor(() => (existsSync(pidFile) ? Number(readFileSync(pidFile, 'utf8')) : null), 'the command to start');
+      const hang = await t.engine.coordinator.submitRun(
+        { items: [item('hangs its thread', [{ action: 'noop', name: 'fixture:busy-hang' }], { timeoutMs: 300 })] },
+        ADMIN,
+      );
+      await t.engine.coordinator.waitForRun(hang.id);
+      // The thread went, and with it the exec step's in-thread timers: the guardian stops the command.
+      // Stopped: gone, or a zombie (its parent was the terminated thread's process, which reaps it only on exit).
+      await waitFor(() => {
+        try {
+          return readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.startsWith('Z') ?? true;
+        } catch {
+          return true;
+        }
+      }, 'the orphaned command to be stopped', 15_000);
+      await t.engine.coordinator.waitForRun(run.id);
+      expect((await t.engine.store.getExecution(run.executionIds[0]!))?.status).toBe('ERROR');
+    } finally {
+      if (saved === undefined) delete process.env.TROUPE_EXEC_ENABLED;
+      else process.env.TROUPE_EXEC_ENABLED = saved;
+      rmSync(scratch, { recursive: true, force: true });
     }
   });
 });

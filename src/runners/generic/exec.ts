@@ -65,26 +65,57 @@ function killGroup(pid: number, signal: NodeJS.Signals): void {
 }
 
 /**
- * A detached watchdog that SIGKILLs the group after the grace unless it is gone first, then removes the working
- * directory. It outlives this worker thread, which the pool terminates if the runner does not stop within its own
- * (shorter) grace, taking the thread's timers and `finally` blocks with it.
+ * A detached guardian started with every command. It holds the other end of a pipe from this worker thread:
+ * `done` means the thread finished with the group itself; `stop` means a stop began (SIGKILL after the grace
+ * unless the group is gone first). If the pipe closes without `done` — the pool terminated this thread (a hung
+ * runner, perhaps another task's on the same thread) or the whole process died — the guardian stops the group
+ * itself. Either way it then removes the working directory. Thread timers and `finally` blocks die with the
+ * thread; the guardian does not.
  */
-const REAPER = `const { rmSync } = require('node:fs');
-const [g, ms] = process.argv.slice(1, 3).map(Number); const dir = process.argv[3]; const end = Date.now() + ms;
+const GUARDIAN = `const { rmSync } = require('node:fs');
+const [g, grace] = process.argv.slice(1, 3).map(Number); const dir = process.argv[3];
 const gone = () => { try { process.kill(-g, 0); return false; } catch { return true; } };
-const tick = () => {
-  if (gone() || Date.now() > end + 5000) { rmSync(dir, { recursive: true, force: true, maxRetries: 3 }); process.exit(0); }
-  if (Date.now() >= end) { try { process.kill(-g, 'SIGKILL'); } catch {} }
-  setTimeout(tick, 50);
+const kill = (s) => { try { process.kill(-g, s); } catch {} };
+let said = ''; let killAt = null;
+const reap = () => {
+  if (gone() || Date.now() > killAt + 5000) { rmSync(dir, { recursive: true, force: true, maxRetries: 3 }); process.exit(0); }
+  if (Date.now() >= killAt) kill('SIGKILL');
+  setTimeout(reap, 50);
 };
-tick();`;
+process.stdin.on('data', (d) => {
+  said += d;
+  if (said.includes('stop') && killAt === null) { killAt = Date.now() + grace; reap(); }
+});
+process.stdin.on('end', () => {
+  if (said.includes('done')) process.exit(0);
+  if (killAt === null) { kill('SIGTERM'); killAt = Date.now() + grace; reap(); }
+});
+process.stdin.on('error', () => {});`;
 
-function startReaper(pid: number, cwd: string): void {
+interface Guardian {
+  stop(): void;
+  done(): void;
+}
+
+function startGuardian(pid: number, cwd: string): Guardian {
   try {
-    const args = ['-e', REAPER, String(pid), String(EXEC_KILL_GRACE_MS), cwd];
-    spawn(process.execPath, args, { detached: true, stdio: 'ignore', env: {} }).unref();
+    const guardian = spawn(process.execPath, ['-e', GUARDIAN, String(pid), String(EXEC_KILL_GRACE_MS), cwd], {
+      detached: true,
+      stdio: ['pipe', 'ignore', 'ignore'],
+      env: {},
+    });
+    guardian.unref();
+    const pipe = guardian.stdin;
+    pipe.on('error', () => undefined);
+    // The pipe must not keep this thread alive; it only has to close when the thread goes.
+    (pipe as unknown as { unref?: () => void }).unref?.();
+    return {
+      stop: () => void pipe.write('stop\n'),
+      done: () => pipe.end('done\n'),
+    };
   } catch {
-    // The in-thread SIGKILL timer still runs unless the thread is terminated.
+    // Without a guardian the in-thread SIGKILL timer still runs, unless the thread is terminated.
+    return { stop: () => undefined, done: () => undefined };
   }
 }
 
@@ -160,6 +191,7 @@ async function runIn(cwd: string, step: ExecStep, ctx: RunnerContext, env: Recor
   }
   child.on('error', () => undefined); // a failed kill of an exited child is not news
   const pid = child.pid;
+  const guardian = startGuardian(pid, cwd);
 
   let stoppedBy: 'signal' | 'timeout' | null = null;
   let killed = false;
@@ -168,7 +200,7 @@ async function runIn(cwd: string, step: ExecStep, ctx: RunnerContext, env: Recor
     if (stoppedBy) return;
     stoppedBy = why;
     killGroup(pid, 'SIGTERM');
-    if (why === 'signal') startReaper(pid, cwd);
+    guardian.stop();
     killTimer = setTimeout(() => {
       killed = true;
       killGroup(pid, 'SIGKILL');
@@ -186,6 +218,7 @@ async function runIn(cwd: string, step: ExecStep, ctx: RunnerContext, env: Recor
     clearTimeout(killTimer);
     // Whatever the command left running in its group goes with it.
     killGroup(pid, 'SIGKILL');
+    guardian.done();
   }
   await closed(child);
   const elapsed = performance.now() - t0;
