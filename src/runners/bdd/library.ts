@@ -42,18 +42,32 @@ async function loadModules(registry: StepRegistry, dir: string): Promise<void> {
 }
 
 const loaded = new Map<string, Promise<StepRegistry>>();
+/** How long loading the step-definition modules may take. */
+const LOAD_TIMEOUT_MS = 30_000;
 
 /** The registry for a steps directory (or the built-in steps alone), loaded once and shared. */
 export function stepRegistry(stepsDir: string | undefined): Promise<StepRegistry> {
   const key = stepsDir ?? '';
   let registry = loaded.get(key);
   if (!registry) {
-    registry = (async () => {
+    const loading = (async () => {
       const r = new StepRegistry();
       defineHttpSteps(r);
       if (stepsDir) await loadModules(r, stepsDir);
       return r;
     })();
+    // A module whose default export never settles must not hold every BDD execution on this thread.
+    let timer: NodeJS.Timeout | undefined;
+    registry = Promise.race([
+      loading,
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(
+          () => reject(new Error(`the step-definition modules in ${stepsDir ?? '(none)'} did not load within ${LOAD_TIMEOUT_MS / 1000} s`)),
+          LOAD_TIMEOUT_MS,
+        );
+        timer.unref();
+      }),
+    ]).finally(() => clearTimeout(timer));
     // A failed load is not cached: fixing the directory helps the next execution without a restart.
     registry.catch(() => loaded.delete(key));
     loaded.set(key, registry);

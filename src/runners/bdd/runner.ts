@@ -188,7 +188,7 @@ export const bddRunner: Runner = async (item, ctx) => {
     return { outcome: 'ERROR', reason: error.message, error, steps: [] };
   }
   try {
-    registry = await stepRegistry(configuredStepsDir());
+    registry = await untilStopped(() => stepRegistry(configuredStepsDir()), ctx.signal);
   } catch (err) {
     const error: PlainError = { ...toPlainError(err, 'CONFIG_INVALID'), retryable: false };
     return { outcome: 'ERROR', reason: error.message, error, steps: [] };
