@@ -4,6 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TroupeError } from '../../src/core/errors.js';
+import { stepRegistry } from '../../src/runners/bdd/library.js';
 import { bddRunner } from '../../src/runners/bdd/runner.js';
 import { scenarioCases } from '../../src/runners/bdd/scenarios.js';
 import { ADMIN, startEngine, waitFor, type TestEngine } from '../helpers/engine.js';
@@ -287,7 +288,7 @@ describe('BDD runner', () => {
   });
 
   it('the runner reports a cancelled step as CANCELLED and skips the rest', async () => {
-    // The engine settles a cancelled execution at once and keeps no late step records, so this asks the runner.
+    // Straight from the runner: the step statuses it reports when its signal fires.
     const controller = new AbortController();
     const running = bddRunner(
       { name: 'hang', type: 'BDD', feature: feature('hang') },
@@ -300,6 +301,13 @@ describe('BDD runner', () => {
     expect(result.outcome).toBe('CANCELLED');
     expect(result.reason).toBe('enough');
     expect(result.steps.map((s) => s.status)).toEqual(['PASSED', 'CANCELLED', 'SKIPPED']);
+  });
+
+  it('step-definition modules that never finish loading are given up on, and the next load tries again', async () => {
+    const dir = join(FIXTURES, 'hanging-steps');
+    await expect(stepRegistry(dir, 200)).rejects.toThrow(/hanging-steps did not load within 200 ms/);
+    // Not cached as a failure forever: a later execution loads again (and here times out again).
+    await expect(stepRegistry(dir, 200)).rejects.toThrow(/did not load within/);
   });
 
   it('the deadline stops a waiting step: TIMEOUT', async () => {

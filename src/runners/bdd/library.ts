@@ -46,7 +46,7 @@ const loaded = new Map<string, Promise<StepRegistry>>();
 const LOAD_TIMEOUT_MS = 30_000;
 
 /** The registry for a steps directory (or the built-in steps alone), loaded once and shared. */
-export function stepRegistry(stepsDir: string | undefined): Promise<StepRegistry> {
+export function stepRegistry(stepsDir: string | undefined, loadTimeoutMs = LOAD_TIMEOUT_MS): Promise<StepRegistry> {
   const key = stepsDir ?? '';
   let registry = loaded.get(key);
   if (!registry) {
@@ -62,8 +62,8 @@ export function stepRegistry(stepsDir: string | undefined): Promise<StepRegistry
       loading,
       new Promise<never>((_, reject) => {
         timer = setTimeout(
-          () => reject(new Error(`the step-definition modules in ${stepsDir ?? '(none)'} did not load within ${LOAD_TIMEOUT_MS / 1000} s`)),
-          LOAD_TIMEOUT_MS,
+          () => reject(new Error(`the step-definition modules in ${stepsDir ?? '(none)'} did not load within ${loadTimeoutMs} ms`)),
+          loadTimeoutMs,
         );
         timer.unref();
       }),
