@@ -183,7 +183,8 @@ export class Coordinator {
       if (!actor || !actor.jobFinished(result.jobId)) {
         // Stale: the attempt already ended (cancel, abort, the engine's timeout) or this is a duplicate. Its
         // steps are still worth keeping when that attempt has none; the store never overwrites any.
-        if (result.steps.length === 0) return delivery.ack();
+        // The attempt still going (paused and resumed: a new job) reports its own steps.
+        if (result.steps.length === 0 || (actor && actor.context.attempt === result.attempt)) return delivery.ack();
         const late = { executionId: result.executionId, runId: null, attempt: result.attempt, items: result.steps };
         void this.options.store
           .getExecution(result.executionId)
