@@ -135,6 +135,8 @@ export interface Bus {
   readonly kind: string;
   /** True when jobs, results and dead letters survive a restart of this process. */
   readonly durable: boolean;
+  /** How long a job published again under the same id is dropped as a duplicate (0: never). */
+  readonly duplicateWindowMs: number;
   /** Queues a job on its pool. A pool never declared works too: it requires nothing. */
   publishJob(job: Job): Promise<void>;
   /**

@@ -30,12 +30,14 @@ import { COORDINATOR_CONSUMER, names, type Names } from './jetstream/names.js';
 import { publishWithRetry } from './jetstream/publish.js';
 import { decodeJson, PullConsumer } from './jetstream/pull-consumer.js';
 import {
+  DUPLICATE_WINDOW_MS,
   declarePoolConsumer,
   ensureCoordinatorConsumer,
   ensurePoolConsumer,
   ensureStreams,
   requirementsOf,
 } from './jetstream/topology.js';
+import { withTimeout } from '../core/timeout.js';
 
 export interface JetStreamBusOptions {
   /** Comma-separated server URLs (`nats://host:4222`). */
@@ -103,6 +105,7 @@ function fanOutSubscription<T>(nc: NatsConnection, subject: string, handler: (va
 export class JetStreamBus implements Bus {
   readonly kind = 'jetstream';
   readonly durable = true;
+  readonly duplicateWindowMs = DUPLICATE_WINDOW_MS;
   private readonly consumers = new Set<Consumer>();
   private closing: Promise<void> | null = null;
 
@@ -294,17 +297,7 @@ export class JetStreamBus implements Bus {
 
   /** A round trip to the server, bounded: while reconnecting it would otherwise wait. */
   async ping(timeoutMs: number): Promise<void> {
-    let timer: NodeJS.Timeout | undefined;
-    try {
-      await Promise.race([
-        this.connection.rtt(),
-        new Promise<never>((_, reject) => {
-          timer = setTimeout(() => reject(new Error(`NATS did not answer within ${timeoutMs} ms`)), timeoutMs);
-        }),
-      ]);
-    } finally {
-      clearTimeout(timer);
-    }
+    await withTimeout(this.connection.rtt(), timeoutMs, () => new Error(`NATS did not answer within ${timeoutMs} ms`));
   }
 
   /** Stops every consumer (unsettled deliveries go back to the server), then drains the connection. */

@@ -208,6 +208,7 @@ function fanOut<T>(handlers: Set<(value: T) => void>, value: T): void {
 export class MemoryBus implements Bus {
   readonly kind = 'memory';
   readonly durable = false;
+  readonly duplicateWindowMs = 0;
   private readonly jobs = new Map<string, WorkQueue<Job>>();
   private readonly pools = new Map<string, Record<string, string>>();
   private readonly results: WorkQueue<JobResult>;

@@ -65,7 +65,7 @@ export function reportCases(e: ExecutionFacts): ReportCase[] {
 
 const CASE_STATUS: Record<string, Status> = { PASSED: 'PASSED', FAILED: 'FAILED', SKIPPED: 'SKIPPED', ERROR: 'ERROR', TIMEOUT: 'TIMEOUT', CANCELLED: 'CANCELLED' };
 
-export function reportCase(e: ExecutionFacts): ReportCase {
+function reportCase(e: ExecutionFacts): ReportCase {
   const last = e.events[e.events.length - 1];
   const firstRun = e.events.find((ev) => ev.to === 'RUNNING');
   const output = e.steps

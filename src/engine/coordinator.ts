@@ -89,9 +89,6 @@ export interface SubmittedRun {
   created: boolean;
 }
 
-/** A RUNNING job is republished after a restart only this soon after it started: inside the jobs stream's 2-minute duplicate window. */
-const REPUBLISH_WITHIN_MS = 90_000;
-
 const VERDICT_STATUS = { passed: 'PASSED', failed: 'FAILED', skipped: 'SKIPPED' } as const;
 
 const OUTCOME_EVENT: Record<JobOutcome, EventType> = {
@@ -182,13 +179,13 @@ export class Coordinator {
       const actor = this.actors.get(result.executionId);
       if (!actor || !actor.jobFinished(result.jobId)) {
         // Stale: the attempt already ended (cancel, abort, the engine's timeout) or this is a duplicate. Its
-        // steps are still worth keeping when that attempt has none; the store never overwrites any.
-        // The attempt still going (paused and resumed: a new job) reports its own steps.
+        // steps are still worth keeping when that attempt has none (the store never overwrites any); an attempt
+        // still going (paused and resumed: a new job) reports its own.
         if (result.steps.length === 0 || (actor && actor.context.attempt === result.attempt)) return delivery.ack();
-        const late = { executionId: result.executionId, runId: null, attempt: result.attempt, items: result.steps };
+        const { executionId, attempt, steps: items } = result;
         void this.options.store
-          .getExecution(result.executionId)
-          .then((record) => (record ? this.options.store.recordSteps({ ...late, runId: record.runId }) : null))
+          .getExecution(executionId)
+          .then((record) => record && this.options.store.recordSteps({ executionId, runId: record.runId, attempt, items }))
           .then(
             () => delivery.ack(),
             () => delivery.nak(1000),
@@ -254,7 +251,8 @@ export class Coordinator {
         // its duplicate window; past it the first publish surely happened (it follows the stored RUNNING at
         // once), and a copy would run the test twice.
         this.governor.send({ type: 'acquire', executionId: actor.id, owner: actor.meta.owner, runId: actor.meta.runId });
-        actor.resumeRunning(this.options.clock.now() - actor.context.last.at < REPUBLISH_WITHIN_MS);
+        // Three quarters of the window leave room for the clocks of the old and the new process to differ.
+        actor.resumeRunning(this.options.clock.now() - actor.context.last.at < (this.options.bus.duplicateWindowMs * 3) / 4);
       } else if (record.status === 'RUNNING') {
         lost++;
         void actor.apply('ERROR', {

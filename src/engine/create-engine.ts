@@ -35,7 +35,7 @@ export interface EngineOverrides {
 }
 
 /** Whether NATS credentials are configured (AGENT_AUTHENTICATION_REQUIRED insists on them). */
-export function natsCredentialsGiven(config: Config): boolean {
+function natsCredentialsGiven(config: Config): boolean {
   return Boolean(config.NATS_CREDS ?? config.NATS_TOKEN ?? (config.NATS_USER && config.NATS_PASSWORD));
 }
 

@@ -3,6 +3,7 @@ import { DEFAULT_POOL, type AgentHeartbeat, type Bus, type Consumer, type Delive
 import type { Logger } from '../core/log.js';
 import { satisfies } from '../core/routing.js';
 import type { RunningTask, WorkerPool } from '../pool/worker-pool.js';
+import { settlesWithin } from '../core/timeout.js';
 
 export interface WorkerNodeOptions {
   bus: Bus;
@@ -196,16 +197,7 @@ export class WorkerNode {
     await Promise.all([...this.consumers.values()].map((consumer) => consumer.stop()));
     await this.beat(true);
     const settled = Promise.allSettled([...this.inFlight.values()].map(({ done }) => done));
-    if (!options.abort) {
-      let timer: NodeJS.Timeout | undefined;
-      await Promise.race([
-        settled,
-        new Promise((resolve) => {
-          timer = setTimeout(resolve, options.drainMs ?? 30_000);
-        }),
-      ]);
-      clearTimeout(timer);
-    }
+    if (!options.abort) await settlesWithin(settled, options.drainMs ?? 30_000);
     // Leases stay extended until every job is reported or handed back: an expired lease would make the
     // hand-back a no-op and the job would wait out the ack wait.
     for (const entry of this.inFlight.values()) {
@@ -214,15 +206,7 @@ export class WorkerNode {
     }
     // The pool stops every runner within its grace period; should one still not settle, leaving goes on (the
     // pool's close terminates its thread, and the unsettled job is redelivered when its lease runs out).
-    let timer: NodeJS.Timeout | undefined;
-    const gaveUp = await Promise.race([
-      settled.then(() => false),
-      new Promise<true>((resolve) => {
-        timer = setTimeout(() => resolve(true), STOP_WAIT_MS);
-      }),
-    ]);
-    clearTimeout(timer);
-    if (gaveUp) {
+    if (!(await settlesWithin(settled, STOP_WAIT_MS))) {
       this.options.logger.warn({ jobs: [...this.inFlight.keys()] }, 'jobs still running after they were stopped; leaving anyway');
     }
     if (this.leaseTimer) clearInterval(this.leaseTimer);

@@ -1,20 +1,13 @@
-import { headers as natsHeaders } from '@nats-io/transport-node';
-import { connect } from '@nats-io/transport-node';
+import { connect, headers as natsHeaders } from '@nats-io/transport-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Cluster } from '../helpers/cluster.js';
 import { waitFor } from '../helpers/wait.js';
+import { runningOn, sleepItem } from './support.js';
 
 /**
  * Distributed mode over real processes: `troupe serve --no-workers`, two `troupe worker` agents (one with a
  * label) and a nats-server of its own.
  */
-
-const sleepItem = (name: string, ms: number, extra: Record<string, unknown> = {}) => ({
-  name,
-  type: 'GENERIC',
-  steps: [{ action: 'sleep', ms }],
-  ...extra,
-});
 
 /** The agent that reported an execution's result, from its terminal transition. */
 async function ranOn(cluster: Cluster, executionId: string): Promise<string> {
@@ -146,10 +139,7 @@ describe('distributed mode: agents', () => {
     const leaving = await cluster.worker({ id: 'leaver', threads: 1, labels: 'leaver=yes' });
     const run = await cluster.submit([sleepItem('finish me', 1500, { requires: { leaver: 'yes' } })]);
     const [id] = run.executionIds as [string];
-    await waitFor(async () => {
-      const agents = (await cluster.request('GET', '/v1/agents')).body.items as { agentId: string; running: number }[];
-      return agents.find((a) => a.agentId === 'leaver')?.running === 1;
-    }, 'the job to run on the leaving agent');
+    await waitFor(async () => (await runningOn(cluster, 'leaver')) === 1, 'the job to run on the leaving agent');
     expect(await leaving.stop()).toBe(0);
     expect(await cluster.finished(run.id)).toMatchObject({ status: 'PASSED' });
     expect(await ranOn(cluster, id)).toBe('worker:leaver');
@@ -163,10 +153,7 @@ describe('distributed mode: agents', () => {
     const quick = await cluster.worker({ id: 'quick', threads: 1, labels: 'handoff=yes', args: ['--drain', '1'], env: { LOGGING_LEVEL: 'debug' } });
     const run = await cluster.submit([sleepItem('hand me back', 4000, { requires: { handoff: 'yes' } })]);
     const [id] = run.executionIds as [string];
-    await waitFor(async () => {
-      const agents = (await cluster.request('GET', '/v1/agents')).body.items as { agentId: string; running: number }[];
-      return agents.find((a) => a.agentId === 'quick')?.running === 1;
-    }, 'the job to run on the agent');
+    await waitFor(async () => (await runningOn(cluster, 'quick')) === 1, 'the job to run on the agent');
     expect(await quick.stop()).toBe(0);
     const taker = await cluster.worker({ id: 'taker', threads: 1, labels: 'handoff=yes', env: { LOGGING_LEVEL: 'debug' } });
     expect(await cluster.finished(run.id)).toMatchObject({ status: 'PASSED' });

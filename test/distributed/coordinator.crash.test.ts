@@ -65,8 +65,11 @@ describe('distributed mode: coordinator and nats-server crashes', () => {
     await waitFor(async () => ((await countsOf(run.id)).PASSED ?? 0) >= 4, 'some executions to pass');
     const before = new Set(await streamedTransitions());
     await cluster.nats.kill();
-    await new Promise((resolve) => setTimeout(resolve, 1000));
+    // Not ready while the bus is gone; the API itself stays up.
+    const down = await cluster.request('GET', '/readyz');
+    expect(down).toEqual({ status: 503, body: { status: 'not ready', store: 'sqlite', bus: 'unreachable' } });
     await cluster.nats.restart();
+    await waitFor(async () => (await cluster.request('GET', '/readyz')).status === 200, 'ready again once NATS is back');
     expect(await cluster.finished(run.id, 90_000)).toMatchObject({ status: 'PASSED', counts: { PASSED: 40 } });
     const stored: string[] = [];
     for (const id of run.executionIds) {

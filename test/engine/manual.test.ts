@@ -1,6 +1,7 @@
 import { rmSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TroupeError } from '../../src/core/errors.js';
+import { SqliteStore } from '../../src/store/sqlite.store.js';
 import type { Coordinator } from '../../src/engine/coordinator.js';
 import { ADMIN, startEngine, tempDir, waitFor, type TestEngine } from '../helpers/engine.js';
 
@@ -139,6 +140,31 @@ describe('MANUAL executions', () => {
     const id = await submit(c, manual('forgotten', { pauseTimeoutMs: 300 }));
     await waitFor(async () => (await t.engine.store.getExecution(id))?.status === 'TIMEOUT', 'the pause deadline');
     expect((await t.engine.store.listEvents(id)).at(-1)).toMatchObject({ from: 'PAUSED', to: 'TIMEOUT', reason: 'pause deadline passed' });
+  });
+});
+
+describe('MANUAL executions whose next step cannot be decided', () => {
+  it('end in ERROR naming why, instead of staying RUNNING with nothing to move them on', async () => {
+    const store = new SqliteStore({ file: ':memory:' });
+    let failSteps = false;
+    // The real store, failing its step reads on demand (as a lost database connection would).
+    const faulty = new Proxy(store, {
+      get(target, prop, receiver) {
+        if (prop === 'listSteps' && failSteps) return () => Promise.reject(new Error('steps unreadable'));
+        const value: unknown = Reflect.get(target, prop, receiver);
+        return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
+      },
+    });
+    await using f = await startEngine({}, { pool: false, store: faulty });
+    failSteps = true;
+    const id = await submit(f.engine.coordinator, manual('unreadable', { retry: { maxAttempts: 1 } }));
+    await waitFor(async () => (await store.getExecution(id))?.status === 'ERROR', 'the execution to end in ERROR');
+    expect((await store.listEvents(id)).at(-1)).toMatchObject({
+      from: 'RUNNING',
+      to: 'ERROR',
+      actor: 'engine',
+      reason: 'the next manual step could not be decided: Error: steps unreadable',
+    });
   });
 });
 

@@ -297,6 +297,12 @@ describe('exec steps', () => {
     ]);
     expect(bad.execution.status).toBe('ERROR');
     expect(bad.last.reason).toContain('JUnit file r.xml is not JUnit XML');
+    // A file larger than the ingest limit is refused unread, not loaded into the worker thread.
+    const huge = await runOne([
+      { action: 'exec', command: NODE, args: ['-e', `require('fs').writeFileSync('r.xml', Buffer.alloc(17 * 1024 * 1024, 32))`], junit: 'r.xml' },
+    ]);
+    expect(huge.execution.status).toBe('ERROR');
+    expect(huge.last.reason).toMatch(/JUnit file r\.xml is 17825792 bytes: more than the 16777216 read/);
   });
 
   it('a JUnit path that escapes the working directory is rejected at submit', async () => {

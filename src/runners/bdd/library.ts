@@ -9,6 +9,7 @@ import { pathToFileURL } from 'node:url';
 import { defineHttpSteps } from './http-steps.js';
 import { StepRegistry, type StepLibrary } from './steps.js';
 import { StepFailure } from './world.js';
+import { withTimeout } from '../../core/timeout.js';
 
 const MODULE_FILE = /\.(m?js|cjs)$/;
 
@@ -57,17 +58,11 @@ export function stepRegistry(stepsDir: string | undefined, loadTimeoutMs = LOAD_
       return r;
     })();
     // A module whose default export never settles must not hold every BDD execution on this thread.
-    let timer: NodeJS.Timeout | undefined;
-    registry = Promise.race([
+    registry = withTimeout(
       loading,
-      new Promise<never>((_, reject) => {
-        timer = setTimeout(
-          () => reject(new Error(`the step-definition modules in ${stepsDir ?? '(none)'} did not load within ${loadTimeoutMs} ms`)),
-          loadTimeoutMs,
-        );
-        timer.unref();
-      }),
-    ]).finally(() => clearTimeout(timer));
+      loadTimeoutMs,
+      () => new Error(`the step-definition modules in ${stepsDir ?? '(none)'} did not load within ${loadTimeoutMs} ms`),
+    );
     // A failed load is not cached: fixing the directory helps the next execution without a restart.
     registry.catch(() => loaded.delete(key));
     loaded.set(key, registry);

@@ -9,6 +9,7 @@ import type { GenericStep } from '../../core/schemas.js';
 import type { RunnerContext } from '../runner.js';
 import { parseJunit } from './junit-ingest.js';
 import type { ActionResult, SubStep } from './action-result.js';
+import { settlesWithin } from '../../core/timeout.js';
 
 type ExecStep = Extract<GenericStep, { action: 'exec' }>;
 
@@ -130,17 +131,10 @@ function started(child: ChildProcess): Promise<NodeJS.ErrnoException | null> {
   });
 }
 
-function closed(child: ChildProcess): Promise<void> {
+async function closed(child: ChildProcess): Promise<void> {
   const streams = [child.stdout, child.stderr].filter((s) => s !== null);
   const all = Promise.all(streams.map((s) => new Promise<void>((resolve) => (s.closed ? resolve() : s.once('close', resolve)))));
-  let timer: NodeJS.Timeout | undefined;
-  const late = new Promise<void>((resolve) => {
-    timer = setTimeout(() => {
-      for (const s of streams) s.destroy();
-      resolve();
-    }, PIPE_DRAIN_MS);
-  });
-  return Promise.race([all.then(() => undefined), late]).finally(() => clearTimeout(timer));
+  if (!(await settlesWithin(all, PIPE_DRAIN_MS))) for (const s of streams) s.destroy();
 }
 
 /**
