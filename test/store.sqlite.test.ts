@@ -93,3 +93,71 @@ describe('sqlite: a data file from before a column was added', () => {
     }
   });
 });
+
+describe('sqlite: the writer thread', () => {
+  const open = (options: { commitDelayMs?: number } = {}) => {
+    const dir = mkdtempSync(join(tmpdir(), 'troupe-store-'));
+    const store = new SqliteStore({ file: join(dir, 'troupe.db'), ...options });
+    return {
+      store,
+      async [Symbol.asyncDispose]() {
+        await store.close().catch(() => undefined);
+        rmSync(dir, { recursive: true, force: true });
+      },
+    };
+  };
+
+  it('keeps the event loop turning while a slow commit is held, and commits what arrived meanwhile together', async () => {
+    await using s = open({ commitDelayMs: 300 });
+    const { store } = s;
+    await store.createExecution(makeExecution()); // the thread is up
+    let turns = 0;
+    let spinning = true;
+    const spin = () => {
+      turns++;
+      if (spinning) setImmediate(spin);
+    };
+    setImmediate(spin);
+    const first = makeExecution();
+    const held = store.createExecution(first);
+    // Made while the first commit is held: accepted at once, durable with the next commit.
+    const later = Array.from({ length: 20 }, () => makeExecution());
+    let settled = 0;
+    const writes = later.map((e) => store.createExecution(e).then(() => settled++));
+    await held;
+    const turnsWhileHeld = turns;
+    await Promise.all(writes);
+    spinning = false;
+    // A commit on the event loop's own thread would have allowed no turn while it was held.
+    expect(turnsWhileHeld).toBeGreaterThan(10);
+    expect(settled).toBe(20);
+    for (const e of [first, ...later]) expect((await store.getExecution(e.id))?.status).toBe('PENDING');
+  });
+
+  it('rejects only the failing write of a group commit; the others are stored', async () => {
+    await using s = open();
+    const { store } = s;
+    const a = makeExecution();
+    const b = makeExecution();
+    const results = await Promise.allSettled([store.createExecution(a), store.createExecution(a), store.createExecution(b)]);
+    expect(results.map((r) => r.status)).toEqual(['fulfilled', 'rejected', 'fulfilled']);
+    const error = (results[1] as PromiseRejectedResult).reason as Error & { code?: string };
+    expect(error.name).toBe('StoreWriteError');
+    expect(error.code).toBe('SQLITE_CONSTRAINT_PRIMARYKEY');
+    expect((await store.getExecution(a.id))?.id).toBe(a.id);
+    expect((await store.getExecution(b.id))?.id).toBe(b.id);
+    expect((await store.logSince(0, 10)).map((e) => e.executionId)).toEqual([a.id, b.id]);
+  });
+
+  it('fails pending and later writes, instead of hanging, when the writer thread dies', async () => {
+    await using s = open({ commitDelayMs: 200 });
+    const { store } = s;
+    await store.createExecution(makeExecution());
+    const worker = (store as unknown as { writer: { worker: { terminate(): Promise<number> } } }).writer.worker;
+    const pending = store.createExecution(makeExecution());
+    await worker.terminate();
+    await expect(pending).rejects.toThrow(/store writer stopped/);
+    await expect(store.createExecution(makeExecution())).rejects.toThrow(/store writer stopped/);
+    await expect(store.flush()).resolves.toBeUndefined();
+  });
+});

@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import { Piscina } from 'piscina';
 import { availableParallelism } from 'node:os';
-import { fileURLToPath } from 'node:url';
+import { threadEntry } from '../core/thread-entry.js';
 import { toPlainError } from '../core/errors.js';
 import { CONTROL_CHANNEL, type PoolControl, type PoolOutcome, type PoolStarted, type PoolTask } from './protocol.js';
 
@@ -35,16 +35,6 @@ export interface RunningTask {
   stop(kind: 'cancel' | 'abort', reason: string): void;
 }
 
-/**
- * The compiled worker entry. Under vitest this module is loaded from TypeScript sources, so the compiled
- * copy under dist/ is used: worker threads cannot load .ts files.
- */
-function defaultWorkerFile(): string {
-  const here = fileURLToPath(import.meta.url);
-  if (here.endsWith('.js')) return here.replace(/worker-pool\.js$/, 'pool.worker.js');
-  return here.replace(/([\\/])src([\\/]pool[\\/])worker-pool\.ts$/, '$1dist$1src$2pool.worker.js');
-}
-
 /** Runs tasks on Piscina worker threads; guarantees a stop within the grace period, even of a hung runner. */
 export class WorkerPool {
   private readonly piscina: Piscina;
@@ -65,7 +55,7 @@ export class WorkerPool {
     const perThread = options.tasksPerThread ?? 16;
     this.graceMs = options.graceMs ?? 500;
     this.capacity = threads * perThread;
-    const filename = options.filename ?? defaultWorkerFile();
+    const filename = options.filename ?? threadEntry(import.meta.url, 'pool.worker.js');
     // Piscina would only fail inside each thread, and tasks would wait for threads that never come up.
     if (!existsSync(filename)) {
       throw new Error(`the worker thread entry ${filename} does not exist: run \`npm run build\` first`);

@@ -1,0 +1,221 @@
+import type Database from 'better-sqlite3';
+import type { TransitionRecord } from '../../../machines/execution.machine.js';
+import type { Status } from '../../core/statuses.js';
+import { decodeCursor, encodeCursor } from '../cursor.js';
+import type {
+  ApiKeyRecord,
+  AuditEntry,
+  ExecutionFilter,
+  ExecutionRecord,
+  LogEntry,
+  Page,
+  RunFilter,
+  RunRecord,
+  StoredEvent,
+  StoredStep,
+  SuiteRecord,
+  TestCaseRecord,
+} from '../store.port.js';
+import {
+  LOG_SINCE,
+  toApiKey,
+  toExecution,
+  toRecord,
+  toRun,
+  toStep,
+  toSuite,
+  toTestCase,
+  type ApiKeyRow,
+  type EventRow,
+  type ExecutionRow,
+  type LogRow,
+  type RunRow,
+  type StepRow,
+  type SuiteRow,
+  type TestCaseRow,
+} from './rows.js';
+
+function addClause(where: string[], args: (string | number)[], clause: string, value: string | number): void {
+  where.push(clause);
+  args.push(value);
+}
+
+/**
+ * The store's read connection, on the engine's thread. In WAL mode readers never wait for the writer thread
+ * and every statement sees the last commit, so a write's promise resolving means reads see it.
+ */
+export class SqliteReader {
+  private readonly stmt;
+
+  constructor(private readonly db: Database.Database) {
+    this.stmt = {
+      getExecution: db.prepare<[string], ExecutionRow>('SELECT * FROM executions WHERE id = ?'),
+      listActive: db.prepare<[], ExecutionRow>('SELECT * FROM executions WHERE terminal = 0 ORDER BY id'),
+      listEvents: db.prepare<[string], EventRow>('SELECT * FROM events WHERE execution_id = ? ORDER BY seq'),
+      eventsSince: db.prepare<[number, number], EventRow>('SELECT * FROM events WHERE cursor > ? ORDER BY cursor LIMIT ?'),
+      logSince: db.prepare<{ cursor: number; limit: number }, LogRow>(LOG_SINCE),
+      latestCursor: db.prepare<[], { cursor: number }>(
+        `SELECT MAX(COALESCE((SELECT MAX(cursor) FROM events), 0), COALESCE((SELECT MAX(cursor) FROM step_events), 0))
+           AS cursor`,
+      ),
+      listSteps: db.prepare<[string], StepRow>('SELECT * FROM steps WHERE execution_id = ? ORDER BY attempt, idx'),
+      getRun: db.prepare<[string], RunRow>('SELECT * FROM runs WHERE id = ?'),
+      runByKey: db.prepare<[string, string], RunRow>('SELECT * FROM runs WHERE owner = ? AND idempotency_key = ?'),
+      activeRuns: db.prepare<[], RunRow>("SELECT * FROM runs WHERE status IN ('PENDING', 'RUNNING') ORDER BY id"),
+      runCounts: db.prepare<[string], { status: string; n: number }>(
+        'SELECT status, COUNT(*) AS n FROM executions WHERE run_id = ? GROUP BY status',
+      ),
+      runMembers: db.prepare<[string], { id: string; status: string }>('SELECT id, status FROM executions WHERE run_id = ? ORDER BY id'),
+      getTestCase: db.prepare<[string], TestCaseRow>('SELECT * FROM testcases WHERE id = ?'),
+      getSuite: db.prepare<[string], SuiteRow>('SELECT * FROM suites WHERE id = ?'),
+      apiKeyByHash: db.prepare<[string], ApiKeyRow>('SELECT * FROM api_keys WHERE hash = ?'),
+      listApiKeys: db.prepare<[], ApiKeyRow>('SELECT * FROM api_keys ORDER BY created_at, id'),
+      listAudit: db.prepare<[number], Record<string, unknown>>('SELECT * FROM audit ORDER BY id DESC LIMIT ?'),
+    };
+  }
+
+  getExecution(id: string): ExecutionRecord | null {
+    const row = this.stmt.getExecution.get(id);
+    return row ? toExecution(row) : null;
+  }
+
+  listExecutions(filter: ExecutionFilter): Page<ExecutionRecord> {
+    const where: string[] = [];
+    const args: (string | number)[] = [];
+    const add = (clause: string, value: string) => addClause(where, args, clause, value);
+    if (filter.runId !== undefined) add('run_id = ?', filter.runId);
+    if (filter.status !== undefined) add('status = ?', filter.status);
+    if (filter.owner !== undefined) add('owner = ?', filter.owner);
+    if (filter.priority !== undefined) add('priority = ?', filter.priority);
+    if (filter.context !== undefined) add('context = ?', filter.context);
+    return this.page<ExecutionRow, ExecutionRecord>('executions', where, args, filter, toExecution);
+  }
+
+  listRuns(filter: RunFilter): Page<RunRecord> {
+    const where: string[] = [];
+    const args: (string | number)[] = [];
+    if (filter.owner !== undefined) addClause(where, args, 'owner = ?', filter.owner);
+    if (filter.status !== undefined) addClause(where, args, 'status = ?', filter.status);
+    return this.page<RunRow, RunRecord>('runs', where, args, filter, toRun);
+  }
+
+  listTestCases(filter: { owner?: string; limit: number; cursor?: string | null }): Page<TestCaseRecord> {
+    const where: string[] = [];
+    const args: (string | number)[] = [];
+    if (filter.owner !== undefined) addClause(where, args, 'owner = ?', filter.owner);
+    return this.page<TestCaseRow, TestCaseRecord>('testcases', where, args, filter, toTestCase);
+  }
+
+  listSuites(filter: { owner?: string; limit: number; cursor?: string | null }): Page<SuiteRecord> {
+    const where: string[] = [];
+    const args: (string | number)[] = [];
+    if (filter.owner !== undefined) addClause(where, args, 'owner = ?', filter.owner);
+    return this.page<SuiteRow, SuiteRecord>('suites', where, args, filter, toSuite);
+  }
+
+  /** Newest first by id (ULIDs sort by creation time), with time bounds and an opaque cursor. */
+  private page<Row, T extends { id: string }>(
+    table: 'executions' | 'runs' | 'testcases' | 'suites',
+    where: string[],
+    args: (string | number)[],
+    filter: { limit: number; cursor?: string | null; createdAfter?: number; createdBefore?: number },
+    map: (row: Row) => T,
+  ): Page<T> {
+    if (filter.createdAfter !== undefined) addClause(where, args, 'created_at > ?', filter.createdAfter);
+    if (filter.createdBefore !== undefined) addClause(where, args, 'created_at < ?', filter.createdBefore);
+    const after = filter.cursor ? decodeCursor(filter.cursor) : null;
+    if (after !== null) addClause(where, args, 'id < ?', after);
+    const sql = `SELECT * FROM ${table} ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY id DESC LIMIT ?`;
+    const rows = this.db.prepare<(string | number)[], Row>(sql).all(...args, filter.limit + 1);
+    const items = rows.slice(0, filter.limit).map(map);
+    const last = items[items.length - 1];
+    return { items, next: rows.length > filter.limit && last ? encodeCursor(last.id) : null };
+  }
+
+  listActive(): ExecutionRecord[] {
+    return this.stmt.listActive.all().map(toExecution);
+  }
+
+  listEvents(executionId: string): TransitionRecord[] {
+    return this.stmt.listEvents.all(executionId).map(toRecord);
+  }
+
+  eventsSince(cursor: number, limit: number): StoredEvent[] {
+    return this.stmt.eventsSince.all(cursor, limit).map((row) => ({
+      cursor: row.cursor,
+      executionId: row.execution_id,
+      runId: row.run_id,
+      record: toRecord(row),
+    }));
+  }
+
+  logSince(cursor: number, limit: number): LogEntry[] {
+    return this.stmt.logSince.all({ cursor, limit }).map((row): LogEntry => {
+      const base = { cursor: row.cursor, executionId: row.execution_id, runId: row.run_id };
+      if (row.kind === 'step') return { kind: 'step', ...base, step: { attempt: row.attempt, ...toStep(row) } };
+      return { kind: 'transition', ...base, record: toRecord(row as EventRow) };
+    });
+  }
+
+  latestCursor(): number {
+    return this.stmt.latestCursor.get()?.cursor ?? 0;
+  }
+
+  listSteps(executionId: string): StoredStep[] {
+    return this.stmt.listSteps.all(executionId).map((row) => ({ attempt: row.attempt, ...toStep(row) }));
+  }
+
+  getRun(id: string): RunRecord | null {
+    const row = this.stmt.getRun.get(id);
+    return row ? toRun(row) : null;
+  }
+
+  findRunByIdempotencyKey(owner: string, key: string): RunRecord | null {
+    const row = this.stmt.runByKey.get(owner, key);
+    return row ? toRun(row) : null;
+  }
+
+  listActiveRuns(): RunRecord[] {
+    return this.stmt.activeRuns.all().map(toRun);
+  }
+
+  runCounts(runId: string): Partial<Record<Status, number>> {
+    const counts: Partial<Record<Status, number>> = {};
+    for (const { status, n } of this.stmt.runCounts.all(runId)) counts[status as Status] = n;
+    return counts;
+  }
+
+  runMembers(runId: string): { id: string; status: Status }[] {
+    return this.stmt.runMembers.all(runId).map((row) => ({ id: row.id, status: row.status as Status }));
+  }
+
+  getTestCase(id: string): TestCaseRecord | null {
+    const row = this.stmt.getTestCase.get(id);
+    return row ? toTestCase(row) : null;
+  }
+
+  getSuite(id: string): SuiteRecord | null {
+    const row = this.stmt.getSuite.get(id);
+    return row ? toSuite(row) : null;
+  }
+
+  findApiKeyByHash(hash: string): ApiKeyRecord | null {
+    const row = this.stmt.apiKeyByHash.get(hash);
+    return row ? toApiKey(row) : null;
+  }
+
+  listApiKeys(): ApiKeyRecord[] {
+    return this.stmt.listApiKeys.all().map(toApiKey);
+  }
+
+  listAudit(limit: number): AuditEntry[] {
+    return this.stmt.listAudit.all(limit).map((row) => ({
+      at: row.at as number,
+      principal: row.principal as string,
+      action: row.action as string,
+      target: row.target as string,
+      source: row.source as string,
+      ...(row.details === null ? {} : { details: JSON.parse(row.details as string) as unknown }),
+    }));
+  }
+}

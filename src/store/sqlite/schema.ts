@@ -1,0 +1,62 @@
+import type Database from 'better-sqlite3';
+
+/** The SQLite schema of the embedded store, and the migrations of files made by older versions. */
+
+// The event log is two tables sharing one cursor sequence: `events` (transitions) and `step_events` (a step
+// finished; its details are the `steps` row it points at). Cursors are assigned by the store from one counter,
+// caught up with the file inside each IMMEDIATE write transaction, so they strictly increase across both
+// tables and across processes writing the same file; rows are never deleted.
+export const SCHEMA = `
+CREATE TABLE IF NOT EXISTS runs (
+  id TEXT PRIMARY KEY, name TEXT NOT NULL, status TEXT NOT NULL, owner TEXT NOT NULL,
+  priority TEXT NOT NULL, context TEXT NOT NULL, labels TEXT NOT NULL, fail_fast INTEGER NOT NULL,
+  max_parallel INTEGER, idempotency_key TEXT, request_hash TEXT, total INTEGER NOT NULL,
+  created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL
+);
+CREATE UNIQUE INDEX IF NOT EXISTS runs_idempotency ON runs(owner, idempotency_key) WHERE idempotency_key IS NOT NULL;
+CREATE INDEX IF NOT EXISTS runs_status ON runs(status);
+CREATE TABLE IF NOT EXISTS executions (
+  id TEXT PRIMARY KEY, run_id TEXT, name TEXT NOT NULL, type TEXT NOT NULL, status TEXT NOT NULL,
+  priority TEXT NOT NULL, context TEXT NOT NULL, attempt INTEGER NOT NULL, owner TEXT NOT NULL,
+  created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL, rerun_of TEXT, item TEXT NOT NULL,
+  machine TEXT NOT NULL, version INTEGER NOT NULL, terminal INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS executions_run ON executions(run_id, status);
+CREATE INDEX IF NOT EXISTS executions_active ON executions(terminal, id);
+CREATE INDEX IF NOT EXISTS executions_owner ON executions(owner, id);
+CREATE TABLE IF NOT EXISTS events (
+  cursor INTEGER PRIMARY KEY, execution_id TEXT NOT NULL, run_id TEXT, seq INTEGER NOT NULL,
+  from_status TEXT, to_status TEXT NOT NULL, event TEXT NOT NULL, at INTEGER NOT NULL, attempt INTEGER NOT NULL,
+  reason TEXT, actor TEXT NOT NULL, UNIQUE(execution_id, seq)
+);
+CREATE TABLE IF NOT EXISTS step_events (
+  cursor INTEGER PRIMARY KEY, execution_id TEXT NOT NULL, run_id TEXT, attempt INTEGER NOT NULL, idx INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS steps (
+  execution_id TEXT NOT NULL, attempt INTEGER NOT NULL, idx INTEGER NOT NULL, name TEXT NOT NULL,
+  status TEXT NOT NULL, started_at INTEGER NOT NULL, duration_ms INTEGER NOT NULL, output TEXT, error TEXT,
+  case_of INTEGER, PRIMARY KEY (execution_id, attempt, idx)
+);
+CREATE TABLE IF NOT EXISTS testcases (
+  id TEXT PRIMARY KEY, owner TEXT NOT NULL, item TEXT NOT NULL, version INTEGER NOT NULL,
+  created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS suites (
+  id TEXT PRIMARY KEY, owner TEXT NOT NULL, name TEXT NOT NULL, testcase_ids TEXT NOT NULL, version INTEGER NOT NULL,
+  created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS api_keys (
+  id TEXT PRIMARY KEY, hash TEXT NOT NULL UNIQUE, owner TEXT NOT NULL, role TEXT NOT NULL, name TEXT NOT NULL,
+  created_at INTEGER NOT NULL, revoked_at INTEGER
+);
+CREATE TABLE IF NOT EXISTS audit (
+  id INTEGER PRIMARY KEY AUTOINCREMENT, at INTEGER NOT NULL, principal TEXT NOT NULL, action TEXT NOT NULL,
+  target TEXT NOT NULL, source TEXT NOT NULL, details TEXT
+);
+`;
+
+/** Columns added after a table was first created: `CREATE TABLE IF NOT EXISTS` leaves older files without them. */
+export function migrate(db: Database.Database): void {
+  const columns = db.prepare<[], { name: string }>("SELECT name FROM pragma_table_info('steps')").all();
+  if (!columns.some((c) => c.name === 'case_of')) db.exec('ALTER TABLE steps ADD COLUMN case_of INTEGER');
+}
