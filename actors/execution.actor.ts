@@ -3,6 +3,7 @@ import {
   executionMachine,
   type ExecutionEvent,
   type ExecutionMachineContext,
+  type ExecutionMachineInput,
   type TransitionRecord,
 } from '../machines/execution.machine.js';
 import type { Bus } from '../src/bus/bus.port.js';
@@ -21,6 +22,9 @@ export interface ExecutionHost {
   clock: Clock;
   logger: Logger;
   root: AnyActorRef;
+  /** The scheduler and the governor, looked up in the actor system once rather than on every transition. */
+  scheduler: SchedulerRef;
+  governor: GovernorRef;
   /** The pool (job subject) an item's jobs go to: where workers with the labels it requires take them. */
   poolFor(item: ExecutionRecord['item']): Promise<string>;
   /**
@@ -41,6 +45,15 @@ export interface ExecutionHost {
 }
 
 type Provided = ReturnType<typeof provideMachine>;
+
+/** Ignored when restoring a snapshot, but required by the machine's input type. */
+const RESTORED_INPUT: ExecutionMachineInput = {
+  id: '',
+  at: 0,
+  actor: '',
+  retry: { maxAttempts: 1, delayMs: 0, backoff: 'fixed', maxDelayMs: 0, jitter: 0, retryOn: [] },
+  timeoutMs: 0,
+};
 
 /** The lifecycle machine with its effect hook bound to the host's actor table. */
 export function provideMachine(host: ExecutionHost) {
@@ -79,12 +92,13 @@ export class ExecutionActor {
   ) {
     this.id = meta.id;
     host.actors.set(this.id, this);
+    // A persisted snapshot, restored by the actor itself: `machine.resolveState` first would compute the state
+    // nodes twice.
     this.ref = createActor(machine, {
       parent: host.root,
       systemId: executionSystemId(this.id),
-      snapshot: machine.resolveState({ value: status, context }),
-      // Ignored when restoring a snapshot, but required by the machine's input type.
-      input: { id: context.id, at: context.last.at, actor: context.last.actor, retry: context.retry, timeoutMs: context.timeoutMs },
+      snapshot: { status: isTerminal(status) ? 'done' : 'active', value: status, context, children: {}, historyValue: {} } as never,
+      input: RESTORED_INPUT,
     });
     this.ref.start();
   }
@@ -289,10 +303,10 @@ export class ExecutionActor {
   }
 
   private scheduler(): SchedulerRef {
-    return this.ref.system.get('scheduler') as SchedulerRef;
+    return this.host.scheduler;
   }
 
   private governor(): GovernorRef {
-    return this.ref.system.get('governor') as GovernorRef;
+    return this.host.governor;
   }
 }

@@ -62,19 +62,28 @@ function pump(
   clock: Clock,
 ): void {
   const gov: GovernorState = governor.getSnapshot().context;
+  if (queue.size === 0 || !hasFreeSlot(gov)) return;
+  // Owners waiting or running. Fixed for the whole pump: an owner picked here holds a slot from then on.
+  const contenders = new Set<string>(queue.owners());
+  for (const owner of gov.byOwner.keys()) contenders.add(owner);
+  const eligible = (owner: string, runId: string | null) => mayAcquire(gov, owner, runId, contenders.size);
   while (queue.size > 0 && hasFreeSlot(gov)) {
-    const contenders = new Set<string>(queue.owners());
-    for (const owner of gov.byOwner.keys()) contenders.add(owner);
-    const entry = queue.pick(clock.now(), (owner: string, runId: string | null) =>
-      mayAcquire(gov, owner, runId, contenders.size),
-    );
+    const entry = queue.pick(clock.now(), eligible);
     if (!entry) return;
     const execution = system.get(executionSystemId(entry.executionId));
-    const start = { type: 'START' as const, at: clock.now(), actor: 'scheduler' };
-    if (!execution || !(execution.getSnapshot() as { can(e: unknown): boolean }).can(start)) continue;
+    if (!execution) continue;
+    // The slot is taken first: entering RUNNING dispatches the job at once. START is sent without a `can` probe
+    // (which would compute the transition twice); when the machine does not take it, the slot goes back.
     governor.send({ type: 'acquire', executionId: entry.executionId, owner: entry.owner, runId: entry.runId });
-    execution.send(start);
+    const seq = sequenceOf(execution);
+    execution.send({ type: 'START', at: clock.now(), actor: 'scheduler' });
+    if (sequenceOf(execution) === seq) governor.send({ type: 'release', executionId: entry.executionId });
   }
+}
+
+/** The sequence number of an execution actor's last applied transition. */
+function sequenceOf(execution: AnyActorRef): number | undefined {
+  return (execution.getSnapshot() as { context?: { seq?: number } }).context?.seq;
 }
 
 export type SchedulerRef = ActorRefFrom<ReturnType<typeof createSchedulerLogic>>;

@@ -93,6 +93,20 @@ export function cpuMsSince(start: NodeJS.CpuUsage): number {
   return Math.round((used.user + used.system) / 1000);
 }
 
+/**
+ * CPU time (user + system) of the calling thread since it started, ms, from /proc/thread-self (10 ms ticks);
+ * null off Linux. The engine's main thread is what limits it, so its share is reported on its own.
+ */
+export function threadCpuMs(): number | null {
+  try {
+    const stat = readFileSync('/proc/thread-self/stat', 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) * 10;
+  } catch {
+    return null;
+  }
+}
+
 /** Busy time of all cores since boot (user, nice, system, irq, softirq from /proc/stat), ms; null off Linux. */
 export function machineBusyMs(): number | null {
   try {

@@ -165,6 +165,7 @@ main(SCENARIO, async (): Promise<BenchOutput> => {
       details: {
         runStatus: r.runStatus,
         submitMs: Math.round(r.submitMs),
+        mainThreadCpuMs: r.mainThreadCpuMs,
         eventsSeen: r.events.length,
         executionsWithoutRunningEvent: missing,
         resultsSeen: pickup.length,

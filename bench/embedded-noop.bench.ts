@@ -47,6 +47,7 @@ main(SCENARIO, async (): Promise<ScenarioResult> => {
       details: {
         runStatus: r.runStatus,
         submitMs: Math.round(r.submitMs),
+        mainThreadCpuMs: r.mainThreadCpuMs,
         eventsSeen: r.events.length,
         executionsWithoutRunningEvent: missing,
         storeSync: config.TROUPE_STORE_SYNC,

@@ -6,7 +6,7 @@
 import type { TransitionEvent } from '../src/bus/bus.port.js';
 import { isTerminal } from '../src/core/statuses.js';
 import type { Engine } from '../src/engine/create-engine.js';
-import { cpuMsSince, machineBusyMs } from './common.js';
+import { cpuMsSince, machineBusyMs, threadCpuMs } from './common.js';
 
 export interface Round {
   n: number;
@@ -18,6 +18,8 @@ export interface Round {
   passed: number;
   /** CPU of this process over the round. */
   cpuMs: number;
+  /** CPU of this process's main thread over the round (null off Linux). */
+  mainThreadCpuMs: number | null;
   /** machineBusyMs() when the round started, for otherCpuMsSince once every process's CPU is known. */
   machineAtStart: number | null;
 }
@@ -40,17 +42,20 @@ export async function noopRound(engine: Engine, n: number): Promise<Round> {
   try {
     const machineAtStart = machineBusyMs();
     const cpu = process.cpuUsage();
+    const mainAtStart = threadCpuMs();
     const start = performance.now();
     const run = await engine.coordinator.submitRun(body, { id: 'bench', roles: ['admin'] });
     const submitMs = performance.now() - start;
     const runStatus = await engine.coordinator.waitForRun(run.id);
     const wallMs = performance.now() - start;
     const cpuMs = cpuMsSince(cpu);
+    const mainAtEnd = threadCpuMs();
+    const mainThreadCpuMs = mainAtStart === null || mainAtEnd === null ? null : mainAtEnd - mainAtStart;
     const members = await engine.store.runMembers(run.id);
     // Untimed: over NATS the last transitions may reach this subscriber after the run is stored as finished.
     await eventsSettled(events, run.id, n);
     const passed = members.filter((m) => m.status === 'PASSED').length;
-    return { n, runStatus, submitMs, wallMs, events: events.filter((e) => e.runId === run.id), runId: run.id, passed, cpuMs, machineAtStart };
+    return { n, runStatus, submitMs, wallMs, events: events.filter((e) => e.runId === run.id), runId: run.id, passed, cpuMs, mainThreadCpuMs, machineAtStart };
   } finally {
     unsubscribe();
   }

@@ -47,6 +47,8 @@ class WorkQueue<T> {
   private readonly consumers: QueueConsumer<T>[] = [];
   private next = 0;
   private pumping = false;
+  /** A pump is queued for after the current microtask (acks coalesce into one). */
+  private pumpQueued = false;
   private sweeper: NodeJS.Timeout | null = null;
 
   constructor(
@@ -163,34 +165,67 @@ class WorkQueue<T> {
     msg.leaseUntil = Date.now() + this.ackWaitMs;
     consumer.budget.take(1);
     this.leased.add(msg);
-    const delivery: Delivery<T> = {
-      data: msg.data,
-      deliveryCount: msg.deliveries,
-      ack: () => {
-        if (msg.settled || msg.consumer !== consumer) return;
-        msg.settled = true;
-        this.leased.delete(msg);
-        msg.consumer = null;
-        consumer.budget.release(1);
-        queueMicrotask(() => this.pump());
-      },
-      nak: (delayMs = 0) => {
-        if (msg.consumer === consumer) this.release(msg, delayMs);
-      },
-      working: () => {
-        if (msg.consumer === consumer && !msg.settled) msg.leaseUntil = Date.now() + this.ackWaitMs;
-      },
-    };
     try {
-      consumer.handler(delivery);
+      consumer.handler(new QueueDelivery(this, msg, consumer));
     } catch {
       // A throwing handler leaves the message leased; it is redelivered when the lease expires.
     }
   }
 
+  /** The consumer settled the message: it is gone for good. */
+  acked(msg: Message<T>, consumer: QueueConsumer<T>): void {
+    if (msg.settled || msg.consumer !== consumer) return;
+    msg.settled = true;
+    this.leased.delete(msg);
+    msg.consumer = null;
+    consumer.budget.release(1);
+    if (!this.pumpQueued) {
+      this.pumpQueued = true;
+      queueMicrotask(() => {
+        this.pumpQueued = false;
+        this.pump();
+      });
+    }
+  }
+
+  naked(msg: Message<T>, consumer: QueueConsumer<T>, delayMs: number): void {
+    if (msg.consumer === consumer) this.release(msg, delayMs);
+  }
+
+  extended(msg: Message<T>, consumer: QueueConsumer<T>): void {
+    if (msg.consumer === consumer && !msg.settled) msg.leaseUntil = Date.now() + this.ackWaitMs;
+  }
+
   close(): void {
     if (this.sweeper) clearInterval(this.sweeper);
     this.sweeper = null;
+  }
+}
+
+/** One delivery of a message to a consumer; settling it after the message was redelivered elsewhere is a no-op. */
+class QueueDelivery<T> implements Delivery<T> {
+  readonly data: T;
+  readonly deliveryCount: number;
+
+  constructor(
+    private readonly queue: WorkQueue<T>,
+    private readonly msg: Message<T>,
+    private readonly consumer: QueueConsumer<T>,
+  ) {
+    this.data = msg.data;
+    this.deliveryCount = msg.deliveries;
+  }
+
+  ack(): void {
+    this.queue.acked(this.msg, this.consumer);
+  }
+
+  nak(delayMs = 0): void {
+    this.queue.naked(this.msg, this.consumer, delayMs);
+  }
+
+  working(): void {
+    this.queue.extended(this.msg, this.consumer);
   }
 }
 

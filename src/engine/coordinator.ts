@@ -157,6 +157,8 @@ export class Coordinator {
       clock: options.clock,
       logger: options.logger,
       root: this.root,
+      scheduler: this.root.system.get('scheduler') as SchedulerRef,
+      governor: this.root.system.get('governor') as GovernorRef,
       poolFor: (item) => this.poolFor(item),
       watchdogGraceMs: options.watchdogGraceMs ?? 5000,
       actors: this.actors,

@@ -3,6 +3,7 @@
  * errors travel as PlainError.
  */
 import type { PlainError } from '../core/errors.js';
+import type { MessagePort } from 'node:worker_threads';
 import type { TestItem } from '../core/schemas.js';
 
 export interface PoolTask {
@@ -34,18 +35,35 @@ export interface PoolOutcome {
   steps: PoolStep[];
 }
 
-/** Posted on the control channel by the main thread to stop a running task cooperatively. */
-export interface PoolControl {
+/**
+ * One Piscina task: the jobs handed to the pool in one event-loop turn for one thread. Per-job messages would
+ * cost a `postMessage` each way per job.
+ */
+export interface PoolBatch {
+  id: number;
+  tasks: PoolTask[];
+}
+
+/**
+ * Posted once by each pool thread on Piscina's parent port when it starts: the port it reports on. Piscina
+ * passes such messages on as its `message` event.
+ */
+export interface PoolPortMessage {
+  type: 'troupe:pool-port';
+  threadId: number;
+  port: MessagePort;
+}
+
+/** Main thread → worker thread, on the thread's port: stop one of its tasks cooperatively. */
+export interface PoolStop {
   jobId: string;
-  type: 'cancel' | 'abort';
+  kind: 'cancel' | 'abort';
   reason: string;
 }
 
-/** Posted by a worker thread when it starts a task, so a runner that will not stop can be killed with its thread. */
-export interface PoolStarted {
-  jobId: string;
-  type: 'started';
-  threadId: number;
-}
-
-export const CONTROL_CHANNEL = 'troupe:pool-control';
+/**
+ * Worker thread → main thread, on the thread's port: that it took a batch (first, so that a runner that will
+ * not stop can be killed with its thread), then the results of the tasks that finished, one message per turn of
+ * the thread's event loop.
+ */
+export type PoolReport = { type: 'started'; batch: number } | { type: 'results'; results: [jobId: string, outcome: PoolOutcome][] };

@@ -151,7 +151,10 @@ describe('worker pool stops', () => {
         item: { name: 'early', type: 'GENERIC', steps: [{ action: 'noop', name: 'fixture:ignore-signal' }] },
         deadlineAt: Date.now() + 3_600_000,
       });
-      task.stop('cancel', 'cancelled at once'); // the thread cannot have reported `started` yet
+      // Handed over to the thread (tasks of one turn go out together on the next), which cannot have reported
+      // `started` yet: its report is read in a later phase of the event loop.
+      await new Promise((resolve) => setImmediate(resolve));
+      task.stop('cancel', 'cancelled at once');
       const outcome = await task.result;
       expect(outcome.outcome).toBe('CANCELLED');
       expect(outcome.reason).toMatch(/its thread was terminated/);
@@ -164,6 +167,81 @@ describe('worker pool stops', () => {
         deadlineAt: Date.now() + 60_000,
       }).result;
       expect(next.outcome).toBe('PASSED');
+    } finally {
+      await pool.close();
+    }
+  });
+});
+
+describe('worker pool batches', () => {
+  it('a task stopped before it was handed to a thread never runs: CANCELLED with the reason given', async () => {
+    const pool = new WorkerPool({ filename: FIXTURE_WORKER, threads: 1, tasksPerThread: 2, graceMs: 100 });
+    try {
+      const task = pool.run({
+        jobId: 'job-never-sent',
+        executionId: 'exe-never-sent',
+        attempt: 1,
+        item: { name: 'never', type: 'GENERIC', steps: [{ action: 'noop', name: 'fixture:busy-hang' }] },
+        deadlineAt: Date.now() + 3_600_000,
+      });
+      task.stop('cancel', 'cancelled before it started');
+      expect(await task.result).toEqual({ outcome: 'CANCELLED', reason: 'cancelled before it started', steps: [] });
+      // Had it reached the thread, the busy loop would hold it: the next task runs on the same one thread.
+      const next = await pool.run({
+        jobId: 'job-next',
+        executionId: 'exe-next',
+        attempt: 1,
+        item: { name: 'next', type: 'GENERIC', steps: [{ action: 'noop', name: 'fixture:pass' }] },
+        deadlineAt: Date.now() + 60_000,
+      }).result;
+      expect(next.outcome).toBe('PASSED');
+    } finally {
+      await pool.close();
+    }
+  });
+
+  it("a fresh pool's first batches all report: a thread's port may be announced after its first batch settles", async () => {
+    // The port a thread reports on is announced on Piscina's channel, unordered with task responses: a fresh
+    // pool is where a batch can settle before its thread's port is known.
+    for (let round = 0; round < 5; round++) {
+      const pool = new WorkerPool({ threads: 2 });
+      try {
+        const outcomes = await Promise.all(
+          Array.from({ length: 32 }, (_, i) =>
+            pool.run({
+              jobId: `fresh-${round}-${i}`,
+              executionId: `exe-fresh-${i}`,
+              attempt: 1,
+              item: { name: 'noop', type: 'GENERIC', steps: [{ action: 'noop' }] },
+              deadlineAt: Date.now() + 60_000,
+            }).result,
+          ),
+        );
+        expect(outcomes.map((o) => o.reason ?? o.outcome)).toEqual(Array.from({ length: 32 }, () => 'PASSED'));
+      } finally {
+        await pool.close();
+      }
+    }
+  });
+
+  it('tasks handed over together each report their own outcome, as soon as each finishes', async () => {
+    const pool = new WorkerPool({ threads: 2, tasksPerThread: 16 });
+    try {
+      const sleepy = (jobId: string, ms: number) =>
+        pool.run({
+          jobId,
+          executionId: `exe-${jobId}`,
+          attempt: 1,
+          item: { name: jobId, type: 'GENERIC', steps: [{ action: 'sleep', ms }] },
+          deadlineAt: Date.now() + 60_000,
+        }).result;
+      const slow = sleepy('slow', 60_000 - 1_000);
+      let slowDone = false;
+      void slow.then(() => (slowDone = true));
+      const quick = await Promise.all(Array.from({ length: 30 }, (_, i) => sleepy(`quick-${i}`, i % 3)));
+      expect(quick.map((o) => o.outcome)).toEqual(Array.from({ length: 30 }, () => 'PASSED'));
+      // The quick ones were reported while a task of their batch still runs.
+      expect(slowDone).toBe(false);
     } finally {
       await pool.close();
     }
