@@ -11,8 +11,7 @@ import type { Clock } from '../src/core/clock.js';
 import type { Logger } from '../src/core/log.js';
 import { isTerminal, type EventType, type Status } from '../src/core/statuses.js';
 import type { ExecutionRecord, StepRecord, Store, WriteOutcome } from '../src/store/store.port.js';
-import type { GovernorRef } from './governor.actor.js';
-import { executionSystemId, type SchedulerRef } from './scheduler.actor.js';
+import { executionSystemId, type QueueChange } from './scheduler.actor.js';
 import { stopChild } from './system.js';
 
 /** What execution actors need from the engine that hosts them. */
@@ -22,9 +21,10 @@ export interface ExecutionHost {
   clock: Clock;
   logger: Logger;
   root: AnyActorRef;
-  /** The scheduler and the governor, looked up in the actor system once rather than on every transition. */
-  scheduler: SchedulerRef;
-  governor: GovernorRef;
+  /** A change of the scheduler's waiting line; those of one tick reach the scheduler as one event. */
+  queueChange(change: QueueChange): void;
+  /** A slot given back to the governor; those of one tick reach it as one event. */
+  releaseSlot(executionId: string): void;
   /** The pool (job subject) an item's jobs go to: where workers with the labels it requires take them. */
   poolFor(item: ExecutionRecord['item']): Promise<string>;
   /**
@@ -144,7 +144,7 @@ export class ExecutionActor {
     this.clearTimer();
     if (record.from === 'RUNNING') this.leaveRunning(record);
     if ((record.from === 'PENDING' || record.from === 'RETRYING') && record.to !== 'RUNNING') {
-      this.scheduler().send({ type: 'remove', executionId: this.id });
+      this.host.queueChange({ remove: this.id });
     }
     const steps = this.pendingSteps;
     const write = this.host.store.applyTransition({
@@ -163,7 +163,7 @@ export class ExecutionActor {
   }
 
   private leaveRunning(record: TransitionRecord): void {
-    this.governor().send({ type: 'release', executionId: this.id });
+    this.host.releaseSlot(this.id);
     const jobId = this.jobId;
     this.jobId = null;
     if (jobId !== null && record.to !== 'RUNNING') {
@@ -242,15 +242,9 @@ export class ExecutionActor {
   }
 
   private enqueue(): void {
-    this.scheduler().send({
-      type: 'enqueue',
-      entry: {
-        executionId: this.id,
-        priority: this.meta.priority,
-        owner: this.meta.owner,
-        runId: this.meta.runId,
-        enqueuedAt: this.host.clock.now(),
-      },
+    const { meta } = this;
+    this.host.queueChange({
+      add: { executionId: this.id, priority: meta.priority, owner: meta.owner, runId: meta.runId, enqueuedAt: this.host.clock.now() },
     });
   }
 
@@ -302,11 +296,4 @@ export class ExecutionActor {
     stopChild(this.ref);
   }
 
-  private scheduler(): SchedulerRef {
-    return this.host.scheduler;
-  }
-
-  private governor(): GovernorRef {
-    return this.host.governor;
-  }
 }

@@ -16,7 +16,8 @@ export interface GovernorState {
 
 export type GovernorEvent =
   | { type: 'acquire'; executionId: string; owner: string; runId: string | null }
-  | { type: 'release'; executionId: string }
+  /** Slots given back, as many as left RUNNING in one tick. */
+  | { type: 'release'; executionIds: readonly string[] }
   | { type: 'limitRun'; runId: string; maxParallel: number | null };
 
 export interface GovernorInput {
@@ -64,13 +65,17 @@ export function createGovernorLogic(input: GovernorInput) {
           return state;
         }
         case 'release': {
-          const holder = state.holders.get(event.executionId);
-          if (!holder) return state;
-          state.holders.delete(event.executionId);
-          state.running--;
-          bump(state.byOwner, holder.owner, -1);
-          if (holder.runId !== null) bump(state.byRun, holder.runId, -1);
-          input.onRelease();
+          let released = false;
+          for (const executionId of event.executionIds) {
+            const holder = state.holders.get(executionId);
+            if (!holder) continue;
+            state.holders.delete(executionId);
+            state.running--;
+            bump(state.byOwner, holder.owner, -1);
+            if (holder.runId !== null) bump(state.byRun, holder.runId, -1);
+            released = true;
+          }
+          if (released) input.onRelease();
           return state;
         }
         case 'limitRun': {

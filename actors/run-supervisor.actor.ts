@@ -17,7 +17,8 @@ export interface RunSupervisorState {
 }
 
 export type RunSupervisorEvent =
-  | { type: 'member'; executionId: string; status: Status }
+  /** Members' new statuses, in the order they changed (one tick's worth). */
+  | { type: 'members'; changes: readonly (readonly [executionId: string, status: Status])[] }
   | { type: 'cancel'; actor: string; reason: string }
   /** After a restart: apply failFast to failures recorded before the crash. */
   | { type: 'reconcile' };
@@ -33,7 +34,7 @@ export interface RunSupervisorInput {
 
 export const runSystemId = (runId: string): string => `run:${runId}`;
 
-const NOT_PASSING = new Set<Status>(['FAILED', 'ERROR', 'TIMEOUT', 'ABORTED', 'CANCELLED']);
+export const NOT_PASSING: ReadonlySet<Status> = new Set<Status>(['FAILED', 'ERROR', 'TIMEOUT', 'ABORTED', 'CANCELLED']);
 
 /** The run status its members' statuses add up to. */
 export function aggregateRunStatus(state: Omit<RunSupervisorState, 'status'>, total: number): RunStatus {
@@ -80,14 +81,16 @@ export function createRunSupervisorLogic(input: RunSupervisorInput) {
           }
         }
       } else {
-        const previous = state.members.get(event.executionId);
-        if (previous === undefined || previous === event.status) return state;
-        count(state, previous, -1);
-        count(state, event.status, 1);
-        state.members.set(event.executionId, event.status);
-        if (input.failFast && !state.failFastFired && NOT_PASSING.has(event.status) && !state.cancelRequested) {
-          state.failFastFired = true;
-          stopRest(system, state, `failFast: ${event.executionId} ended ${event.status}`, 'run-supervisor');
+        for (const [executionId, status] of event.changes) {
+          const previous = state.members.get(executionId);
+          if (previous === undefined || previous === status) continue;
+          count(state, previous, -1);
+          count(state, status, 1);
+          state.members.set(executionId, status);
+          if (input.failFast && !state.failFastFired && NOT_PASSING.has(status) && !state.cancelRequested) {
+            state.failFastFired = true;
+            stopRest(system, state, `failFast: ${executionId} ended ${status}`, 'run-supervisor');
+          }
         }
       }
       const next = aggregateRunStatus(state, state.members.size);

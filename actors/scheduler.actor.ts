@@ -13,9 +13,12 @@ export interface SchedulerState {
   pumpQueued: boolean;
 }
 
+/** One change of the waiting line: an execution enters it or leaves it without starting. */
+export type QueueChange = { add: QueueEntry } | { remove: string };
+
 export type SchedulerEvent =
-  | { type: 'enqueue'; entry: QueueEntry }
-  | { type: 'remove'; executionId: string }
+  /** The changes of one tick, in the order they happened. */
+  | { type: 'queue'; changes: readonly QueueChange[] }
   /** Capacity may have freed: try to start waiting work (coalesced). */
   | { type: 'wake' }
   | { type: 'pump' };
@@ -31,12 +34,19 @@ export function createSchedulerLogic(input: SchedulerInput) {
   return fromTransition(
     (state: SchedulerState, event: SchedulerEvent, { system, self }): SchedulerState => {
       switch (event.type) {
-        case 'enqueue':
-          state.queue.add(event.entry);
+        case 'queue': {
+          let added = false;
+          for (const change of event.changes) {
+            if ('add' in change) {
+              state.queue.add(change.add);
+              added = true;
+            } else {
+              state.queue.remove(change.remove);
+            }
+          }
+          if (!added) return state;
           break;
-        case 'remove':
-          state.queue.remove(event.executionId);
-          return state;
+        }
         case 'wake':
           break;
         case 'pump':
@@ -77,7 +87,7 @@ function pump(
     governor.send({ type: 'acquire', executionId: entry.executionId, owner: entry.owner, runId: entry.runId });
     const seq = sequenceOf(execution);
     execution.send({ type: 'START', at: clock.now(), actor: 'scheduler' });
-    if (sequenceOf(execution) === seq) governor.send({ type: 'release', executionId: entry.executionId });
+    if (sequenceOf(execution) === seq) governor.send({ type: 'release', executionIds: [entry.executionId] });
   }
 }
 

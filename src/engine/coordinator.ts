@@ -5,13 +5,15 @@ import { createContext } from '../../machines/execution.machine.js';
 import type { RetryPolicy } from '../../machines/retry-policy.js';
 import { ExecutionActor, provideMachine, type ExecutionHost } from '../../actors/execution.actor.js';
 import { createGovernorLogic, type GovernorRef } from '../../actors/governor.actor.js';
+import { TickBatch } from '../../actors/tick-batch.js';
 import {
+  NOT_PASSING,
   aggregateRunStatus,
   createRunSupervisorLogic,
   runSystemId,
   type RunSupervisorRef,
 } from '../../actors/run-supervisor.actor.js';
-import { createSchedulerLogic, type SchedulerRef } from '../../actors/scheduler.actor.js';
+import { createSchedulerLogic, type QueueChange, type SchedulerRef } from '../../actors/scheduler.actor.js';
 import { stopChild } from '../../actors/system.js';
 import { DEFAULT_POOL, type Bus, type Consumer, type DeadLetter, type JobOutcome } from '../bus/bus.port.js';
 import type { Clock } from '../core/clock.js';
@@ -132,6 +134,10 @@ export class Coordinator {
   private readonly declaredPools = new Map<string, Promise<void>>();
   private deadLetterConsumer: Consumer | null = null;
   private stopped = false;
+  /** What arrives for the scheduler, the governor and each run supervisor in one tick goes to it as one event. */
+  private readonly queueChanges = new TickBatch<QueueChange>((changes) => this.scheduler.send({ type: 'queue', changes }));
+  private readonly releases = new TickBatch<string>((executionIds) => this.governor.send({ type: 'release', executionIds }));
+  private readonly memberChanges = new Map<string, TickBatch<readonly [string, Status]>>();
 
   constructor(private readonly options: CoordinatorOptions) {
     // The root only hosts the actor system. Not a machine: a machine caches a lookup per distinct event type,
@@ -157,8 +163,8 @@ export class Coordinator {
       clock: options.clock,
       logger: options.logger,
       root: this.root,
-      scheduler: this.root.system.get('scheduler') as SchedulerRef,
-      governor: this.root.system.get('governor') as GovernorRef,
+      queueChange: (change) => this.queueChanges.add(change),
+      releaseSlot: (executionId) => this.releases.add(executionId),
       poolFor: (item) => this.poolFor(item),
       watchdogGraceMs: options.watchdogGraceMs ?? 5000,
       actors: this.actors,
@@ -303,6 +309,7 @@ export class Coordinator {
       if (!final) return;
       const supervisor = this.root.system.get(runSystemId(runId)) as RunSupervisorRef | undefined;
       if (supervisor) stopChild(supervisor);
+      this.memberChanges.delete(runId);
       this.governor.send({ type: 'limitRun', runId, maxParallel: null });
       for (const resolve of this.runWaiters.get(runId) ?? []) resolve(status);
       this.runWaiters.delete(runId);
@@ -316,8 +323,17 @@ export class Coordinator {
   private transitioned(actor: ExecutionActor, record: TransitionRecord): void {
     const runId = actor.meta.runId;
     if (runId === null) return;
-    const supervisor = this.root.system.get(runSystemId(runId)) as RunSupervisorRef | undefined;
-    supervisor?.send({ type: 'member', executionId: actor.id, status: record.to });
+    let batch = this.memberChanges.get(runId);
+    if (!batch) {
+      batch = new TickBatch((changes) => {
+        const supervisor = this.root.system.get(runSystemId(runId)) as RunSupervisorRef | undefined;
+        supervisor?.send({ type: 'members', changes });
+      });
+      this.memberChanges.set(runId, batch);
+    }
+    batch.add([actor.id, record.to]);
+    // failFast must stop the rest before the scheduler can start any of it: a failure is not held to the tick's end.
+    if (NOT_PASSING.has(record.to)) batch.flush();
   }
 
   /** The in-memory actor disagrees with the store: rebuild it from the stored record. */

@@ -121,7 +121,7 @@ describe('resource governor (property)', () => {
               expect(after.byRun.get('run_a') ?? 0).toBeLessThanOrEqual(2);
             } else if (held.length > 0) {
               const [id] = held.splice(op.n % held.length, 1);
-              actor.send({ type: 'release', executionId: id! });
+              actor.send({ type: 'release', executionIds: [id!] });
             }
             expect(actor.getSnapshot().context.running).toBe(held.length);
           }
