@@ -11,6 +11,7 @@ import { TroupeError } from '../core/errors.js';
 import { newId } from '../core/ids.js';
 import type { Principal } from '../engine/coordinator.js';
 import type { ApiKeyRecord, Role, Store } from '../store/store.port.js';
+import { PrincipalCache } from './auth-cache.js';
 
 export const ROLES: readonly Role[] = ['viewer', 'runner', 'admin'];
 
@@ -29,7 +30,17 @@ export interface AuthOptions {
    * @defaultValue 5
    */
   clockToleranceSeconds?: number;
+  /**
+   * How long a verified credential is trusted without checking it again: an API key revoked by another process
+   * on the same data dir stops working within this time (revoked through this one, at once); a JWT is trusted
+   * no longer than its `exp`.
+   * @defaultValue 2000
+   */
+  cacheMs?: number;
 }
+
+/** Verified credentials kept at once. */
+const CACHE_LIMIT = 10_000;
 
 const API_KEY_PREFIX = 'troupe_';
 
@@ -69,6 +80,7 @@ function unauthenticated(message: string): TroupeError {
 export class Authenticator {
   private readonly algorithms: string[] = [];
   private readonly getKey: JWTVerifyGetKey | null;
+  private readonly verified = new PrincipalCache(CACHE_LIMIT);
 
   private constructor(
     private readonly options: AuthOptions,
@@ -108,7 +120,14 @@ export class Authenticator {
 
   /** Verifies a bare token (also used for the live channel's `token` query parameter). */
   async verifyToken(token: string): Promise<Principal> {
-    if (token.startsWith(API_KEY_PREFIX)) return this.verifyApiKey(token);
+    const now = Date.now();
+    const known = this.verified.get(token, now);
+    if (known) return known;
+    if (token.startsWith(API_KEY_PREFIX)) {
+      const principal = await this.verifyApiKey(token);
+      this.verified.set(token, principal, now + (this.options.cacheMs ?? 2000));
+      return principal;
+    }
     if (!this.getKey) throw unauthenticated('JWTs are not accepted: no TROUPE_JWT_* key is configured');
     let payload;
     try {
@@ -127,7 +146,15 @@ export class Authenticator {
       throw unauthenticated('invalid token: roles must be a non-empty subset of viewer, runner, admin');
     }
     if (typeof payload.sub !== 'string' || payload.sub === '') throw unauthenticated('invalid token: sub is required');
-    return { id: payload.sub, roles: roles as Role[] };
+    const principal: Principal = { id: payload.sub, roles: roles as Role[] };
+    // Trusted until its own expiry (no tolerance added), and not longer than the cache time.
+    this.verified.set(token, principal, Math.min((payload.exp as number) * 1000, now + (this.options.cacheMs ?? 2000)));
+    return principal;
+  }
+
+  /** A key was revoked here: no credential verified before is trusted any more without a new check. */
+  forgetVerified(): void {
+    this.verified.clear();
   }
 
   private async verifyApiKey(secret: string): Promise<Principal> {

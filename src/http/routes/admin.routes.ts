@@ -50,6 +50,7 @@ export function adminRoutes(api: Api, route: RouteRegistrar): void {
     requireRole(principal, 'admin');
     const id = ctx.params[0] as string;
     if (!(await api.store.revokeApiKey(id, Date.now()))) throw new TroupeError('NOT_FOUND', `no active key ${id}`);
+    api.auth.forgetVerified();
     await api.store.appendAudit({ at: Date.now(), principal: principal.id, action: 'REVOKE_KEY', target: id, source: ctx.ip });
     return { status: 200, body: { id, revoked: true } };
   }));
