@@ -17,7 +17,7 @@ import { DEFAULT_POOL, type Bus, type Consumer, type DeadLetter, type JobOutcome
 import type { Clock } from '../core/clock.js';
 import { TroupeError } from '../core/errors.js';
 import { newId } from '../core/ids.js';
-import { validateItem } from '../core/items.js';
+import { validateItem, type ItemDefinitions } from '../core/items.js';
 import { requirementPool } from '../core/routing.js';
 import type { Logger } from '../core/log.js';
 import {
@@ -32,7 +32,6 @@ import {
 import {
   isTerminal,
   type EventType,
-  type ItemType,
   type Priority,
   type RunStatus,
   type Status,
@@ -57,8 +56,8 @@ export interface CoordinatorOptions {
   bus: Bus;
   clock: Clock;
   logger: Logger;
-  /** Item types some worker can run; other types are rejected at submit. */
-  runnable: readonly ItemType[];
+  /** Item types some worker can run, each with the check of its definition; other types are rejected at submit. */
+  runnable: ItemDefinitions;
   maxConcurrent: number;
   maxQueueSize: number;
   agingMs: number;

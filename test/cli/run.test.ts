@@ -93,6 +93,15 @@ describe('troupe run (embedded)', () => {
     ['a JSON array', () => file('array.json', '[]'), /expected a JSON object/],
     ['an item without steps', () => file('nosteps.json', { items: [{ name: 'x', type: 'GENERIC' }] }), /item 0 \(x\): a GENERIC item needs at least one step/],
     ['an unknown field', () => file('unknown.json', { items: [{ name: 'x', type: 'GENERIC', steps: [{ action: 'noop' }] }], color: 1 }), /color/],
+    // The same messages as over HTTP: a choice names the bad value and the accepted ones; a known action the field.
+    ['an unknown step action', () => file('teleport.json', { items: [{ name: 'x', type: 'GENERIC', steps: [{ action: 'teleport' }] }] }),
+      /^troupe: item 0 \(x\): step 0: unknown action "teleport"; expected one of noop, sleep, http, exec$/m],
+    ['a sleep whose ms is not a number', () => file('sleep.json', { items: [{ name: 'x', type: 'GENERIC', steps: [{ action: 'sleep', ms: 'x' }] }] }),
+      /^troupe: item 0 \(x\): step 0: \/ms Expected integer$/m],
+    ['an unknown item type', () => file('type.json', { items: [{ name: 'x', type: 'SHELL', steps: [{ action: 'noop' }] }] }),
+      /^troupe: item 0 \(x\): unknown type "SHELL"; expected one of GENERIC, BDD, MANUAL$/m],
+    ['an unknown priority', () => file('priority.json', { priority: 'URGENT', items: [{ name: 'x', type: 'GENERIC', steps: [{ action: 'noop' }] }] }),
+      /^troupe: run: unknown priority "URGENT"; expected one of CRITICAL, HIGH, NORMAL, LOW, DEFERRED$/m],
   ])('%s is a clear error, exit 2, nothing stored', async (_what, make, message) => {
     const data = join(dir, 'untouched');
     const { code, stderr } = await troupe(['run', make()], { TROUPE_DATA_DIR: data });

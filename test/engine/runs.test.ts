@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { validateItem } from '../../src/core/items.js';
+import { definitionsFor } from '../../src/runners/registry.js';
 import { TroupeError } from '../../src/core/errors.js';
 import { ADMIN, FIXTURE_WORKER, item, startEngine, waitFor } from '../helpers/engine.js';
 
@@ -151,7 +152,7 @@ describe('runs through the embedded engine', () => {
     const manual = { name: 'manual', type: 'MANUAL', steps: [{ instruction: 'click', expected: 'ok' }] };
     let err: unknown;
     try {
-      validateItem(manual, 0, ['GENERIC']);
+      validateItem(manual, 0, definitionsFor(['GENERIC']));
     } catch (e) {
       err = e;
     }
