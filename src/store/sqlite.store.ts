@@ -447,6 +447,11 @@ export class SqliteStore implements Store {
     return settle(() => this.stmt.listEvents.all(executionId).map(toRecord));
   }
 
+  eventPage(executionId: string, afterSeq: number, limit: number): Promise<TransitionRecord[]> {
+    const sql = 'SELECT * FROM events WHERE execution_id = ? AND seq > ? ORDER BY seq LIMIT ?';
+    return settle(() => this.db.prepare<[string, number, number], EventRow>(sql).all(executionId, afterSeq, limit).map(toRecord));
+  }
+
   eventsSince(cursor: number, limit: number): Promise<StoredEvent[]> {
     return settle(() =>
       this.stmt.eventsSince.all(cursor, limit).map((row) => ({
