@@ -122,6 +122,24 @@ describe('troupe run (embedded)', () => {
     expect(code).toBe(2);
   });
 
+  it('runs a 5,000-test file in-process: its queue is sized to the file, past the server default of 1,000', async () => {
+    const items = Array.from({ length: 5000 }, (_, i) => ({ name: `t${i}`, type: 'GENERIC', steps: [{ action: 'noop' }] }));
+    const { code, stdout, stderr } = await troupe(['run', file('bulk.json', { name: 'bulk', items })], {
+      TROUPE_DATA_DIR: join(dir, 'bulk'),
+      TROUPE_STORE_SYNC: 'NORMAL',
+    });
+    expect(stderr).not.toContain('QUEUE_MAX_QUEUE_SIZE');
+    expect(stdout).toContain('5000 passed, 0 failed, 0 skipped');
+    expect(code).toBe(0);
+  });
+
+  it('an explicit QUEUE_MAX_QUEUE_SIZE still bounds an in-process run', async () => {
+    const items = Array.from({ length: 20 }, (_, i) => ({ name: `t${i}`, type: 'GENERIC', steps: [{ action: 'noop' }] }));
+    const { code, stderr } = await troupe(['run', file('bounded.json', { items })], { TROUPE_DATA_DIR: join(dir, 'bounded'), QUEUE_MAX_QUEUE_SIZE: '10' });
+    expect(stderr).toContain('20 more would pass QUEUE_MAX_QUEUE_SIZE (10)');
+    expect(code).toBe(1);
+  });
+
   it('runs a directory of run files as one run', async () => {
     const runs = join(dir, 'suite');
     mkdirSync(runs);
