@@ -115,6 +115,7 @@ export function openApiDocument(version: string) {
       '/healthz': { get: { summary: 'Process is up', security: [], responses: { '200': ok('ok') } } },
       '/readyz': { get: { summary: 'Store and bus reachable', security: [], responses: { '200': ok('ready'), '503': ok('not ready') } } },
       '/metrics': { get: { summary: 'Prometheus metrics', security: [], responses: { '200': { description: 'text exposition' } } } },
+      '/openapi.json': { get: { summary: 'This document', security: [], responses: { '200': ok('OpenAPI 3.1') } } },
     },
   };
 }
