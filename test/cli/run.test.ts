@@ -162,7 +162,7 @@ describe('troupe run (embedded)', () => {
   });
 
   it('SIGTERM stops cleanly with exit 143; running the file again resumes the same run', async () => {
-    const path = file('term.json', { idempotencyKey: 'term-1', items: [{ name: 'slowish', type: 'GENERIC', steps: [{ action: 'sleep', ms: 1500 }] }] });
+    const path = file('term.json', { idempotencyKey: 'term-1', items: [{ name: 'slowish', type: 'GENERIC', steps: [{ action: 'sleep', ms: 3000 }] }] });
     const env = { ...process.env, TROUPE_DATA_DIR: join(dir, 'term'), EXECUTION_RETRY_DELAY_SECONDS: '0' };
     const child = spawn(process.execPath, [BIN, 'run', path], { env, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
