@@ -131,7 +131,7 @@ describe('troupe run (embedded)', () => {
     expect(stderr).not.toContain('QUEUE_MAX_QUEUE_SIZE');
     expect(stdout).toContain('5000 passed, 0 failed, 0 skipped');
     expect(code).toBe(0);
-  });
+  }, 180_000); // 5,000 executions in a child process: about 10 s on an idle machine, far more beside other work
 
   it('an explicit QUEUE_MAX_QUEUE_SIZE still bounds an in-process run', async () => {
     const items = Array.from({ length: 20 }, (_, i) => ({ name: `t${i}`, type: 'GENERIC', steps: [{ action: 'noop' }] }));
