@@ -47,4 +47,17 @@ export class ApiClient {
     }
     return { status: response.status, body: parsed as T };
   }
+
+  /** Every item of a list endpoint (`{ items, next }`), following `next` page by page. */
+  async all<T>(path: string): Promise<T[]> {
+    const items: T[] = [];
+    let cursor: string | null = null;
+    do {
+      const query: string = `limit=1000${cursor === null ? '' : `&cursor=${encodeURIComponent(cursor)}`}`;
+      const page: { items: T[]; next: string | null } = (await this.request<{ items: T[]; next: string | null }>('GET', `${path}${path.includes('?') ? '&' : '?'}${query}`)).body;
+      items.push(...page.items);
+      cursor = page.next;
+    } while (cursor !== null);
+    return items;
+  }
 }

@@ -89,7 +89,7 @@ async function remoteCases(client: ApiClient, executionIds: string[]): Promise<R
   for (const id of executionIds) {
     const [e, events, steps] = await Promise.all([
       client.request<{ name: string; type: string; status: Status; attempt: number }>('GET', `/v1/executions/${id}`),
-      client.request<{ items: { to: Status; at: string; reason: string | null }[] }>('GET', `/v1/executions/${id}/events`),
+      client.all<{ to: Status; at: string; reason: string | null }>(`/v1/executions/${id}/events`),
       client.request<{
         items: { attempt: number; name: string; status: string; durationMs: number; output?: string; error?: { message: string }; caseOf?: number }[];
       }>(
@@ -100,7 +100,7 @@ async function remoteCases(client: ApiClient, executionIds: string[]): Promise<R
     cases.push(
       ...reportCases({
         ...e.body,
-        events: events.body.items.map((ev) => ({ ...ev, at: Date.parse(ev.at) })),
+        events: events.map((ev) => ({ ...ev, at: Date.parse(ev.at) })),
         steps: steps.body.items,
       }),
     );
@@ -144,7 +144,7 @@ export async function remoteStatusCommand(id: string, options: { server: string;
   const client = new ApiClient(options.server, options.token);
   const path = id.startsWith('run_') ? `/v1/runs/${id}` : `/v1/executions/${id}`;
   const { body } = await client.request<{ status: string }>('GET', path);
-  const events = id.startsWith('run_') ? undefined : (await client.request<{ items: unknown[] }>('GET', `${path}/events`)).body.items;
+  const events = id.startsWith('run_') ? undefined : await client.all<unknown>(`${path}/events`);
   process.stdout.write(`${JSON.stringify(events ? { ...body, events } : body, null, 2)}\n`);
   return statusExitCode(body.status);
 }

@@ -1,6 +1,7 @@
 import type { TransitionEvent } from '../bus/bus.port.js';
-import { loadConfig } from '../core/config.js';
+import { CONFIG_DEFAULTS, loadConfig } from '../core/config.js';
 import { createLogger } from '../core/log.js';
+import { RunRequestSchema } from '../core/schemas.js';
 import { createEngine } from '../engine/create-engine.js';
 import type { ReportCase } from '../report/junit.js';
 import type { Store } from '../store/store.port.js';
@@ -16,13 +17,24 @@ export interface RunCommandOptions {
 const LOCAL_PRINCIPAL = { id: 'local', roles: ['admin'] as const };
 
 /**
+ * The queue bound of an in-process run: the file's items on top of the server default, which leaves the same room
+ * for executions resumed from the data dir. A file naming a suite gets room for the largest run.
+ */
+export function embeddedQueueSize(body: Record<string, unknown>): number {
+  const items = Array.isArray(body.items) ? body.items.length : (RunRequestSchema.properties.items.maxItems ?? 0);
+  return CONFIG_DEFAULTS.QUEUE_MAX_QUEUE_SIZE + items;
+}
+
+/**
  * `troupe run <file|dir>` in embedded mode: an in-process engine on TROUPE_DATA_DIR runs the file to the end.
  * Returns the exit code: 0 when every execution passed or was skipped, 1 otherwise.
  */
 export async function runCommand(path: string, options: RunCommandOptions): Promise<number> {
   const out = (line: string) => process.stdout.write(`${line}\n`);
   const body = await readRunFile(path);
-  const config = loadConfig();
+  // The bound protects a shared server; here one user runs one file, so the queue is sized to it (an explicit
+  // QUEUE_MAX_QUEUE_SIZE still wins).
+  const config = loadConfig({ ...process.env, QUEUE_MAX_QUEUE_SIZE: process.env.QUEUE_MAX_QUEUE_SIZE || String(embeddedQueueSize(body)) });
   const logger = createLogger(config.LOGGING_LEVEL === 'info' ? 'warn' : config.LOGGING_LEVEL);
   const engine = await createEngine(config, logger);
   const started = Date.now();

@@ -3,6 +3,7 @@ import { createLogger } from '../core/log.js';
 import { createEngine } from '../engine/create-engine.js';
 import { issueApiKey } from '../http/auth.js';
 import { startServer } from '../http/server.js';
+import { nextStopSignal } from './signals.js';
 
 export interface ServeOptions {
   workers?: boolean;
@@ -19,6 +20,8 @@ export async function serveCommand(options: ServeOptions): Promise<number> {
   const jwtConfigured = Boolean(config.TROUPE_JWT_SECRET ?? config.TROUPE_JWT_PUBLIC_KEY ?? config.TROUPE_JWT_JWKS_URL);
   const hasKeys = (await engine.store.listApiKeys()).length > 0;
   const server = await startServer({ engine, config, logger, port: config.PORT });
+  // Listening before the ready line: a SIGTERM sent as soon as it is read must stop this process cleanly.
+  const stopped = nextStopSignal();
   const base = `http://localhost:${server.port}`;
   if (!jwtConfigured && !hasKeys) {
     const { secret } = await issueApiKey(engine.store, 'admin', 'admin', 'first-start admin key');
@@ -36,10 +39,7 @@ export async function serveCommand(options: ServeOptions): Promise<number> {
     );
   }
   process.stdout.write(`troupe serving on ${base} (data in ${config.TROUPE_DATA_DIR})\n`);
-  const signal = await new Promise<NodeJS.Signals>((resolve) => {
-    process.once('SIGINT', resolve);
-    process.once('SIGTERM', resolve);
-  });
+  const signal = await stopped;
   logger.info({ signal }, 'shutting down');
   await server.close();
   await engine.close();

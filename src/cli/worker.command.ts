@@ -6,6 +6,7 @@ import { agentIdOf, leaseRefreshMs, openBus } from '../engine/create-engine.js';
 import { WorkerPool } from '../pool/worker-pool.js';
 import { runnerTypes } from '../runners/registry.js';
 import { WorkerNode } from '../worker/worker-node.js';
+import { nextStopSignal } from './signals.js';
 
 export interface WorkerCommandOptions {
   labels?: string;
@@ -55,13 +56,12 @@ export async function workerCommand(options: WorkerCommandOptions): Promise<numb
   });
   node.start();
   await node.refresh();
+  // Listening before the ready line: a SIGTERM sent as soon as it is read must stop this process cleanly.
+  const stopped = nextStopSignal();
   process.stdout.write(
     `troupe worker ${agentId}: ${pool.capacity} slots, pools ${node.pools.join(', ')}, labels ${JSON.stringify(labels)}\n`,
   );
-  const signal = await new Promise<NodeJS.Signals>((resolve) => {
-    process.once('SIGINT', resolve);
-    process.once('SIGTERM', resolve);
-  });
+  const signal = await stopped;
   logger.info({ signal, running: node.running }, 'leaving');
   await node.stop({ drainMs });
   await pool.close();

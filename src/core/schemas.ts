@@ -2,6 +2,7 @@ import { FormatRegistry, Type, type Static, type TSchema } from '@sinclair/typeb
 import { TypeCompiler, type TypeCheck } from '@sinclair/typebox/compiler';
 import { CONTEXTS, PRIORITIES, RETRYABLE_OUTCOMES } from './statuses.js';
 import { TroupeError } from './errors.js';
+import { describeProblem, explainErrors, type SchemaProblem } from './schema-errors.js';
 
 const ISO_DATE_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$/;
 if (!FormatRegistry.Has('date-time')) {
@@ -165,22 +166,24 @@ function checker<T extends TSchema>(schema: T): TypeCheck<T> {
   return check as TypeCheck<T>;
 }
 
-export interface SchemaProblem {
-  path: string;
-  message: string;
-}
+export type { SchemaProblem };
 
-/** Validates `value`; returns it typed or throws VALIDATION_FAILED listing the first problems. */
+/**
+ * Validates `value`; returns it typed or throws VALIDATION_FAILED listing the first problems, each naming the
+ * bad value and, for a choice of values, the accepted ones (schema-errors.ts).
+ */
 export function validate<T extends TSchema>(schema: T, value: unknown, what: string): Static<T> {
   const check = checker(schema);
   if (check.Check(value)) return value;
-  const problems: SchemaProblem[] = [];
-  for (const error of check.Errors(value)) {
-    problems.push({ path: error.path || '/', message: error.message });
-    if (problems.length >= 10) break;
-  }
+  const problems = explainErrors(check.Errors(value));
   const first = problems[0];
-  throw new TroupeError('VALIDATION_FAILED', `${what}: ${first ? `${first.path} ${first.message}` : 'invalid'}`, {
+  throw new TroupeError('VALIDATION_FAILED', `${what}: ${first ? describeProblem(first) : 'invalid'}`, {
     details: problems,
   });
+}
+
+/** What is wrong with `value` (explained as by `validate`), or an empty list when it matches `schema`. */
+export function problemsOf(schema: TSchema, value: unknown, max = 10): SchemaProblem[] {
+  const check = checker(schema);
+  return check.Check(value) ? [] : explainErrors(check.Errors(value), max);
 }

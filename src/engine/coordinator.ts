@@ -19,7 +19,7 @@ import { DEFAULT_POOL, type Bus, type Consumer, type DeadLetter, type JobOutcome
 import type { Clock } from '../core/clock.js';
 import { TroupeError } from '../core/errors.js';
 import { newId } from '../core/ids.js';
-import { validateItem } from '../core/items.js';
+import { validateItem, type ItemDefinitions } from '../core/items.js';
 import { requirementPool } from '../core/routing.js';
 import type { Logger } from '../core/log.js';
 import {
@@ -34,7 +34,6 @@ import {
 import {
   isTerminal,
   type EventType,
-  type ItemType,
   type Priority,
   type RunStatus,
   type Status,
@@ -59,8 +58,8 @@ export interface CoordinatorOptions {
   bus: Bus;
   clock: Clock;
   logger: Logger;
-  /** Item types some worker can run; other types are rejected at submit. */
-  runnable: readonly ItemType[];
+  /** Item types some worker can run, each with the check of its definition; other types are rejected at submit. */
+  runnable: ItemDefinitions;
   maxConcurrent: number;
   maxQueueSize: number;
   agingMs: number;

@@ -9,7 +9,7 @@ import { systemClock, type Clock } from '../core/clock.js';
 import type { Config } from '../core/config.js';
 import type { Logger } from '../core/log.js';
 import { WorkerPool, type WorkerPoolOptions } from '../pool/worker-pool.js';
-import { runnerTypes } from '../runners/registry.js';
+import { definitionsFor, runnerTypes } from '../runners/registry.js';
 import { SqliteStore } from '../store/sqlite.store.js';
 import type { Store } from '../store/store.port.js';
 import { WorkerNode } from '../worker/worker-node.js';
@@ -115,7 +115,7 @@ export async function createEngine(config: Config, logger: Logger, overrides: En
     clock: overrides.clock ?? systemClock,
     logger: logger.child({ component: 'coordinator' }),
     // MANUAL items are run by the engine itself (pauses for verdicts), not by a worker.
-    runnable: [...runnerTypes(), 'MANUAL'],
+    runnable: definitionsFor([...runnerTypes(), 'MANUAL']),
     execEnabled: config.TROUPE_EXEC_ENABLED,
     pool: config.TROUPE_POOL,
     maxConcurrent: config.EXECUTION_MAX_CONCURRENT_JOBS,

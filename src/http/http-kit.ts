@@ -23,7 +23,7 @@ export interface Reply {
   text?: string;
   contentType?: string;
   headers?: Record<string, string>;
-  /** Close the connection after answering (the rest of an oversized body is not read). */
+  /** Close the connection after answering (a 413: the connection is not reused). */
   close?: boolean;
 }
 
@@ -76,30 +76,60 @@ export function errorReply(err: unknown, logger: Logger, ctx?: { method: string;
 }
 
 /**
+ * How much of an oversized body is read and thrown away before the 413 is sent: a client such as Node's `fetch`
+ * reads the answer only once it has sent its whole body, and a connection closed under it fails with EPIPE
+ * instead of showing the 413. Discarding costs no memory, only the time to read; beyond this the connection is
+ * closed at once, so a client cannot make the server read without end. Eight times the limit, and never less
+ * than 64 MiB.
+ */
+export function drainLimit(limit: number): number {
+  return Math.max(8 * limit, 64 * 1024 * 1024);
+}
+
+/**
  * Reads the body with the size limit enforced on the declared length and on what actually arrives.
+ * An oversized body is refused with PAYLOAD_TOO_LARGE once the client has finished sending it (the rest is read
+ * and discarded, up to `drainLimit`), so that every client sees the 413.
  * Must be called synchronously in the route handler: uWebSockets.js delivers data only to a handler
  * registered before the first await.
  */
 function readBody(res: HttpResponse, limit: number, declared: string): Promise<Buffer> {
   return new Promise((resolve, reject) => {
-    if (declared !== '' && Number(declared) > limit) {
+    const declaredBytes = declared === '' ? null : Number(declared);
+    const drain = drainLimit(limit);
+    if (declaredBytes !== null && declaredBytes > drain) {
+      // Too large to be worth reading: answered at once, and the connection is closed under the sender.
       reject(new TroupeError('PAYLOAD_TOO_LARGE', `the body is ${declared} bytes; the limit is ${limit}`));
       return;
     }
+    let tooLarge: TroupeError | null =
+      declaredBytes !== null && declaredBytes > limit
+        ? new TroupeError('PAYLOAD_TOO_LARGE', `the body is ${declared} bytes; the limit is ${limit}`)
+        : null;
     const chunks: Buffer[] = [];
     let size = 0;
-    let failed = false;
+    let settled = false;
     res.onData((chunk, isLast) => {
-      if (failed) return;
+      if (settled) return;
       size += chunk.byteLength;
-      if (size > limit) {
-        failed = true;
-        reject(new TroupeError('PAYLOAD_TOO_LARGE', `the body is larger than the limit of ${limit} bytes`));
+      if (tooLarge === null && size > limit) {
+        tooLarge = new TroupeError('PAYLOAD_TOO_LARGE', `the body is larger than the limit of ${limit} bytes`);
+        chunks.length = 0;
+      }
+      if (tooLarge !== null) {
+        // Discarded; refused once the client has sent it all, or at once past the drain limit.
+        if (isLast || size > drain) {
+          settled = true;
+          reject(tooLarge);
+        }
         return;
       }
       // The chunk's memory is reused after this callback: copy it.
       chunks.push(Buffer.from(new Uint8Array(chunk)));
-      if (isLast) resolve(Buffer.concat(chunks, size));
+      if (isLast) {
+        settled = true;
+        resolve(Buffer.concat(chunks, size));
+      }
     });
   });
 }

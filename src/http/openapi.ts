@@ -65,7 +65,7 @@ export function openApiDocument(version: string) {
       },
       '/v1/executions/{id}': { get: { summary: 'Get an execution', parameters: [idParam], responses: { '200': ok('the execution'), ...common } } },
       '/v1/executions/{id}/steps': { get: { summary: 'Steps of an execution', parameters: [idParam], responses: { '200': ok('{ items }'), ...common } } },
-      '/v1/executions/{id}/events': { get: { summary: 'Transitions of an execution', parameters: [idParam], responses: { '200': ok('{ items, next }'), ...common } } },
+      '/v1/executions/{id}/events': { get: { summary: 'Transitions of an execution, paged by seq (oldest first)', parameters: [idParam, ...listParams.slice(0, 2)], responses: { '200': ok('{ items, next }'), ...common, ...errors(400) } } },
       '/v1/executions/{id}/cancel': command('cancel', 'Cancel (graceful stop)'),
       '/v1/executions/{id}/pause': command('pause', 'Pause'),
       '/v1/executions/{id}/resume': command('resume', 'Resume'),
@@ -115,6 +115,7 @@ export function openApiDocument(version: string) {
       '/healthz': { get: { summary: 'Process is up', security: [], responses: { '200': ok('ok') } } },
       '/readyz': { get: { summary: 'Store and bus reachable', security: [], responses: { '200': ok('ready'), '503': ok('not ready') } } },
       '/metrics': { get: { summary: 'Prometheus metrics', security: [], responses: { '200': { description: 'text exposition' } } } },
+      '/openapi.json': { get: { summary: 'This document', security: [], responses: { '200': ok('OpenAPI 3.1') } } },
     },
   };
 }

@@ -1,9 +1,9 @@
 import { TroupeError } from '../core/errors.js';
 import { PRIORITIES, CONTEXTS, STATUSES, RUN_STATUSES } from '../core/statuses.js';
-import { decodeCursor } from '../store/cursor.js';
+import { decodeCursor, decodeSeqCursor } from '../store/cursor.js';
 
 /** A cursor of one list: another list's cursor (its ids have another prefix) is a 400. */
-type CursorKind = 'cursor:exe' | 'cursor:run' | 'cursor:tcs' | 'cursor:sui';
+type CursorKind = 'cursor:exe' | 'cursor:run' | 'cursor:tcs' | 'cursor:sui' | 'cursor:seq';
 type Kind = 'limit' | CursorKind | 'time' | 'id' | readonly string[];
 
 /** Query parameters an endpoint accepts and how each is checked. */
@@ -20,6 +20,8 @@ export const EXECUTION_QUERY = {
   runId: 'id',
   owner: 'id',
 } as const satisfies QuerySpec;
+/** An execution's events: paged by `seq`, oldest first (a history reads forwards). */
+export const EVENT_QUERY = { limit: 'limit', cursor: 'cursor:seq' } as const satisfies QuerySpec;
 export const RUN_QUERY = { ...RUN_LIST_QUERY, status: RUN_STATUSES, owner: 'id' } as const satisfies QuerySpec;
 
 const ISO = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$/;
@@ -59,6 +61,9 @@ export function parseQuery(query: URLSearchParams, spec: QuerySpec): ParsedQuery
     } else if (kind === 'id') {
       if (!/^[\w.:@-]{1,200}$/.test(value)) bad(name, 'not a valid id');
       parsed.values[name] = value;
+    } else if (kind === 'cursor:seq') {
+      if (decodeSeqCursor(value) === null) bad(name, 'not a cursor this list returned');
+      parsed.cursor = value;
     } else if (typeof kind === 'string') {
       // `cursor:<prefix>`: only a cursor of this list's ids.
       if (decodeCursor(value)?.startsWith(`${kind.slice('cursor:'.length)}_`) !== true) bad(name, 'not a cursor this list returned');

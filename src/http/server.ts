@@ -37,6 +37,8 @@ export interface Server {
   readonly app: TemplatedApp;
   readonly api: Api;
   readonly metrics: Metrics;
+  /** Every route served, as registered (`:id` for a path parameter); the live channel is `GET /v1/live`. */
+  readonly routes: readonly { method: string; pattern: string }[];
   /** Stops accepting, lets in-flight requests finish (up to `graceMs`), then closes the listen socket. */
   close(graceMs?: number): Promise<void>;
 }
@@ -73,7 +75,9 @@ export async function startServer(options: ServerOptions): Promise<Server> {
   const app = uWS.App();
   let inFlight = 0;
   let draining = false;
+  const routes: { method: string; pattern: string }[] = [];
   const register: RouteRegistrar = (method, pattern, params, handler) => {
+    routes.push({ method: method === 'del' ? 'DELETE' : method.toUpperCase(), pattern });
     const counted: Handler = async (ctx) => {
       if (draining) throw new TroupeError('ENGINE_STOPPED', 'the server is shutting down');
       inFlight++;
@@ -137,6 +141,7 @@ export async function startServer(options: ServerOptions): Promise<Server> {
         })
       : null;
   const live = await startLiveChannel({ app, api, bus: engine.bus, metrics }, options.live);
+  if (config.WEBSOCKET_ENABLED) routes.push({ method: 'GET', pattern: '/v1/live' });
   app.any('/*', (res, req) => {
     const reply = errorReply(new TroupeError('NOT_FOUND', `no route ${req.getMethod().toUpperCase()} ${req.getUrl()}`), logger);
     send(res, reply, () => false);
@@ -156,6 +161,7 @@ export async function startServer(options: ServerOptions): Promise<Server> {
     app,
     api,
     metrics,
+    routes,
     async close(graceMs = 10_000) {
       draining = true;
       natsSubmit?.unsubscribe();

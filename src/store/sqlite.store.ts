@@ -162,6 +162,10 @@ export class SqliteStore implements Store {
     return settle(() => this.reader.listEvents(executionId));
   }
 
+  eventPage(executionId: string, afterSeq: number, limit: number): Promise<TransitionRecord[]> {
+    return settle(() => this.reader.eventPage(executionId, afterSeq, limit));
+  }
+
   eventsSince(cursor: number, limit: number): Promise<StoredEvent[]> {
     return settle(() => this.reader.eventsSince(cursor, limit));
   }

@@ -193,6 +193,8 @@ export interface Store {
   /** Every execution not in a terminal status, oldest first: what a restarted engine must resume. */
   listActive(): Promise<ExecutionRecord[]>;
   listEvents(executionId: string): Promise<TransitionRecord[]>;
+  /** One page of an execution's events: at most `limit` with `seq` above `afterSeq`, in `seq` order. */
+  eventPage(executionId: string, afterSeq: number, limit: number): Promise<TransitionRecord[]>;
   /** Transition events after a global cursor, in cursor order. */
   eventsSince(cursor: number, limit: number): Promise<StoredEvent[]>;
   /** Transitions and step events after a global cursor, in cursor order (they share one cursor sequence). */

@@ -93,6 +93,15 @@ describe('troupe run (embedded)', () => {
     ['a JSON array', () => file('array.json', '[]'), /expected a JSON object/],
     ['an item without steps', () => file('nosteps.json', { items: [{ name: 'x', type: 'GENERIC' }] }), /item 0 \(x\): a GENERIC item needs at least one step/],
     ['an unknown field', () => file('unknown.json', { items: [{ name: 'x', type: 'GENERIC', steps: [{ action: 'noop' }] }], color: 1 }), /color/],
+    // The same messages as over HTTP: a choice names the bad value and the accepted ones; a known action the field.
+    ['an unknown step action', () => file('teleport.json', { items: [{ name: 'x', type: 'GENERIC', steps: [{ action: 'teleport' }] }] }),
+      /^troupe: item 0 \(x\): step 0: unknown action "teleport"; expected one of noop, sleep, http, exec$/m],
+    ['a sleep whose ms is not a number', () => file('sleep.json', { items: [{ name: 'x', type: 'GENERIC', steps: [{ action: 'sleep', ms: 'x' }] }] }),
+      /^troupe: item 0 \(x\): step 0: \/ms Expected integer$/m],
+    ['an unknown item type', () => file('type.json', { items: [{ name: 'x', type: 'SHELL', steps: [{ action: 'noop' }] }] }),
+      /^troupe: item 0 \(x\): unknown type "SHELL"; expected one of GENERIC, BDD, MANUAL$/m],
+    ['an unknown priority', () => file('priority.json', { priority: 'URGENT', items: [{ name: 'x', type: 'GENERIC', steps: [{ action: 'noop' }] }] }),
+      /^troupe: run: unknown priority "URGENT"; expected one of CRITICAL, HIGH, NORMAL, LOW, DEFERRED$/m],
   ])('%s is a clear error, exit 2, nothing stored', async (_what, make, message) => {
     const data = join(dir, 'untouched');
     const { code, stderr } = await troupe(['run', make()], { TROUPE_DATA_DIR: data });
@@ -111,6 +120,24 @@ describe('troupe run (embedded)', () => {
     });
     expect(stderr).toContain('EXECUTION_MAX_CONCURRENT_JOBS: must be a number');
     expect(code).toBe(2);
+  });
+
+  it('runs a 5,000-test file in-process: its queue is sized to the file, past the server default of 1,000', async () => {
+    const items = Array.from({ length: 5000 }, (_, i) => ({ name: `t${i}`, type: 'GENERIC', steps: [{ action: 'noop' }] }));
+    const { code, stdout, stderr } = await troupe(['run', file('bulk.json', { name: 'bulk', items })], {
+      TROUPE_DATA_DIR: join(dir, 'bulk'),
+      TROUPE_STORE_SYNC: 'NORMAL',
+    });
+    expect(stderr).not.toContain('QUEUE_MAX_QUEUE_SIZE');
+    expect(stdout).toContain('5000 passed, 0 failed, 0 skipped');
+    expect(code).toBe(0);
+  }, 180_000); // 5,000 executions in a child process: about 10 s on an idle machine, far more beside other work
+
+  it('an explicit QUEUE_MAX_QUEUE_SIZE still bounds an in-process run', async () => {
+    const items = Array.from({ length: 20 }, (_, i) => ({ name: `t${i}`, type: 'GENERIC', steps: [{ action: 'noop' }] }));
+    const { code, stderr } = await troupe(['run', file('bounded.json', { items })], { TROUPE_DATA_DIR: join(dir, 'bounded'), QUEUE_MAX_QUEUE_SIZE: '10' });
+    expect(stderr).toContain('20 more would pass QUEUE_MAX_QUEUE_SIZE (10)');
+    expect(code).toBe(1);
   });
 
   it('runs a directory of run files as one run', async () => {
@@ -135,7 +162,7 @@ describe('troupe run (embedded)', () => {
   });
 
   it('SIGTERM stops cleanly with exit 143; running the file again resumes the same run', async () => {
-    const path = file('term.json', { idempotencyKey: 'term-1', items: [{ name: 'slowish', type: 'GENERIC', steps: [{ action: 'sleep', ms: 1500 }] }] });
+    const path = file('term.json', { idempotencyKey: 'term-1', items: [{ name: 'slowish', type: 'GENERIC', steps: [{ action: 'sleep', ms: 3000 }] }] });
     const env = { ...process.env, TROUPE_DATA_DIR: join(dir, 'term'), EXECUTION_RETRY_DELAY_SECONDS: '0' };
     const child = spawn(process.execPath, [BIN, 'run', path], { env, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';

@@ -55,6 +55,23 @@ export function storeQueryTests(current: () => { store: Store; sut: StoreUnderTe
   });
 
   describe('queries', () => {
+    it('eventPage pages one execution’s events by seq, after a seq, at most limit', async () => {
+      const [x, y] = [makeExecution(), makeExecution()];
+      await store.createExecution(x);
+      await store.createExecution(y);
+      await drive(store, x, [['START', 'RUNNING'], ['PAUSE', 'PAUSED'], ['RESUME', 'RUNNING'], ['PASS', 'PASSED']]);
+      await drive(store, y, [['START', 'RUNNING']]);
+      const all = await store.listEvents(x.id);
+      expect(all.map((e) => e.seq)).toEqual([1, 2, 3, 4, 5]);
+      expect(await store.eventPage(x.id, 0, 2)).toEqual(all.slice(0, 2));
+      expect(await store.eventPage(x.id, 2, 2)).toEqual(all.slice(2, 4));
+      expect(await store.eventPage(x.id, 4, 2)).toEqual(all.slice(4));
+      expect(await store.eventPage(x.id, 5, 2)).toEqual([]);
+      expect(await store.eventPage(x.id, 0, 1000)).toEqual(all);
+      expect(await store.eventPage(y.id, 0, 1000)).toEqual(await store.listEvents(y.id));
+      expect(await store.eventPage(newId('exe'), 0, 10)).toEqual([]);
+    });
+
     it('listActive returns exactly the non-terminal executions, oldest first', async () => {
       const { run, executions } = makeRunWithExecutions(6);
       const scheduled = makeExecution({ runId: run.id, scheduled: true });

@@ -59,7 +59,10 @@ describe('crash recovery under SIGKILL', () => {
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
   it('resumes the run after kills at submit, early, middle and late, and finishes it exactly once', async () => {
-    const scheduledAt = new Date(Date.now() + 2500).toISOString();
+    // t0 must be stored SCHEDULED: its time must come after the first submit, which happens in the second
+    // process, after node and the engine start. 2.5 s was seen to pass first on a loaded machine; the last
+    // process waits for t0 whatever the margin, so a wide one costs little.
+    const scheduledAt = new Date(Date.now() + 10_000).toISOString();
     const items = Array.from({ length: ITEMS }, (_, i) => ({
       name: `t${i}`,
       type: 'GENERIC',

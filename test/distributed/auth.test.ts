@@ -1,7 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { troupe } from '../helpers/cluster.js';
 import { startNatsServer, type NatsServerHandle } from '../helpers/nats-server.js';
-import { waitFor } from '../helpers/wait.js';
 
 /**
  * Agents authenticating to NATS (AGENT_AUTHENTICATION_REQUIRED, docs/nats.md): against a nats-server that
@@ -34,9 +33,19 @@ describe('distributed mode: agent authentication', () => {
 
   it('a worker with the right credentials starts, and leaves cleanly on SIGTERM', async () => {
     const worker = troupe(['worker'], { ...base(), NATS_USER: 'agent', NATS_PASSWORD: 's3cret-agent-password' });
-    await waitFor(() => worker.lines.some((l) => l.startsWith('troupe worker auth-test: ')) || worker.child.exitCode !== null, 'the worker to start');
-    expect(worker.child.exitCode, worker.lines.join('\n')).toBeNull();
-    expect(await worker.stop()).toBe(0);
+    // SIGTERM the moment the ready line arrives, as a supervisor would: from then on the worker must handle it
+    // (leave and exit 0), never be killed by the signal (exit code null).
+    let out = '';
+    const ready = new Promise<boolean>((resolve) => {
+      worker.child.stdout!.on('data', (chunk: Buffer) => {
+        out += chunk.toString();
+        if (out.includes('troupe worker auth-test: ')) resolve(worker.child.kill('SIGTERM'));
+      });
+      void worker.exit.then(() => resolve(false));
+    });
+    expect(await ready, worker.lines.join('\n')).toBe(true);
+    expect(await worker.exit, worker.lines.join('\n')).toBe(0);
+    expect(worker.child.signalCode).toBeNull();
   });
 
   it('troupe worker without NATS_URL says what is missing (exit 2)', async () => {

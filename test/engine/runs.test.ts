@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { validateItem } from '../../src/core/items.js';
+import { definitionsFor } from '../../src/runners/registry.js';
 import { TroupeError } from '../../src/core/errors.js';
 import { ADMIN, FIXTURE_WORKER, item, startEngine, waitFor } from '../helpers/engine.js';
 
@@ -73,12 +74,13 @@ describe('runs through the embedded engine', () => {
   it('starts higher priorities first', async () => {
     await using t = await startEngine({ EXECUTION_MAX_CONCURRENT_JOBS: '1' });
     const { coordinator } = t.engine;
-    // Occupy the only slot so the others queue up together.
-    const blocker = await coordinator.submitRun({ items: [item('blocker', [{ action: 'sleep', ms: 200 }])] }, ADMIN);
+    // Occupy the only slot until every other run is queued (however long the submits take), then free it.
+    const blocker = await coordinator.submitRun({ items: [item('blocker', [{ action: 'sleep', ms: 60_000 }])] }, ADMIN);
     await waitFor(() => t.events.some((e) => e.executionId === blocker.executionIds[0] && e.to === 'RUNNING'), 'blocker running');
     const order = ['DEFERRED', 'LOW', 'NORMAL', 'HIGH', 'CRITICAL'] as const;
     const runs = [];
     for (const priority of order) runs.push(await coordinator.submitRun({ priority, items: [item(priority)] }, ADMIN));
+    await coordinator.cancelRun(blocker.id, ADMIN);
     for (const r of runs) await coordinator.waitForRun(r.id);
     const started = t.events.filter((e) => e.to === 'RUNNING' && e.executionId !== blocker.executionIds[0]).map((e) => e.runId);
     expect(started).toEqual([...runs].reverse().map((r) => r.id));
@@ -151,7 +153,7 @@ describe('runs through the embedded engine', () => {
     const manual = { name: 'manual', type: 'MANUAL', steps: [{ instruction: 'click', expected: 'ok' }] };
     let err: unknown;
     try {
-      validateItem(manual, 0, ['GENERIC']);
+      validateItem(manual, 0, definitionsFor(['GENERIC']));
     } catch (e) {
       err = e;
     }

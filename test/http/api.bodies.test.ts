@@ -1,6 +1,7 @@
+import { spawn } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { item } from '../helpers/engine.js';
-import { expectError, rawRequest, startTestServer, type Client, type TestServer } from '../helpers/server.js';
+import { expectError, rawRequest, startTestServer, type Body, type Client, type TestServer } from '../helpers/server.js';
 
 /**
  * Request bodies (SPEC §5, §6): oversize → 413, wrong content type → 415, malformed JSON → 400 MALFORMED_JSON,
@@ -69,6 +70,66 @@ describe('bodies above TROUPE_MAX_BODY_BYTES', () => {
   it('the server keeps answering on new connections after refusing a large body', async () => {
     for (let i = 0; i < 5; i++) expectError(await amy.post('/v1/executions', item('w'.repeat(LIMIT))), 413, 'PAYLOAD_TOO_LARGE');
     expect((await s.request('GET', '/healthz')).status).toBe(200);
+  });
+});
+
+describe('a 413 that every client can read', () => {
+  // The default limit (4 MiB): a 5 MB body is what a first-day user sends by mistake.
+  const FIVE_MB = 5 * 1000 * 1000;
+
+  /**
+   * Node's fetch in a process of its own, as a user's client is: in the server's own process the event loop
+   * lets the client finish writing before the server answers, and a connection closed mid-body goes unseen.
+   * `stream` sends the body without a content-length. Prints `{ status, body }` or `{ error }`.
+   */
+  function fetchInAnotherProcess(url: string, token: string, bytes: number, stream: boolean): Promise<{ status?: number; body?: Body; error?: string }> {
+    const script = `
+      const [url, token, bytes, stream] = process.argv.slice(1);
+      const head = '{"name":"', tail = '","type":"GENERIC","steps":[{"action":"noop"}]}';
+      const fill = 'x'.repeat(Number(bytes));
+      const body = stream === 'true'
+        ? new ReadableStream({ start(c) { const e = new TextEncoder(); c.enqueue(e.encode(head)); for (let i = 0; i < fill.length; i += 65536) c.enqueue(e.encode(fill.slice(i, i + 65536))); c.enqueue(e.encode(tail)); c.close(); } })
+        : head + fill + tail;
+      fetch(url, { method: 'POST', headers: { authorization: 'Bearer ' + token, 'content-type': 'application/json' }, body, duplex: 'half' })
+        .then(async (res) => console.log(JSON.stringify({ status: res.status, body: await res.json() })))
+        .catch((err) => console.log(JSON.stringify({ error: String(err.cause ?? err) })));
+    `;
+    return new Promise((resolve, reject) => {
+      const child = spawn(process.execPath, ['-e', script, url, token, String(bytes), String(stream)], { stdio: ['ignore', 'pipe', 'inherit'] });
+      let out = '';
+      child.stdout.on('data', (c: Buffer) => (out += c.toString()));
+      child.on('error', reject);
+      child.on('exit', () => resolve(JSON.parse(out) as { status?: number; body?: Body; error?: string }));
+    });
+  }
+
+  it.each([
+    ['with a content-length', false],
+    ['streamed without a content-length', true],
+  ])('fetch sending a 5 MB body %s receives the 413 and its error body (not EPIPE); nothing is stored', async (_how, stream) => {
+    await using big = await startTestServer({}, { pool: false });
+    const ann = await big.client('ann');
+    for (let i = 0; i < 2; i++) {
+      const res = await fetchInAnotherProcess(`${big.url}/v1/executions`, ann.token, FIVE_MB, stream);
+      expect(res.error).toBeUndefined();
+      expect(res.status).toBe(413);
+      expect(res.body.error).toMatchObject({ code: 'PAYLOAD_TOO_LARGE', message: expect.stringContaining(`limit`) });
+    }
+    expect((await ann.get('/v1/executions')).body.items).toEqual([]);
+    expect((await ann.post('/v1/executions', item('small'))).status).toBe(201);
+  });
+
+  it('a declared length beyond what is worth reading is answered 413 at once and the connection closed', async () => {
+    await using big = await startTestServer({}, { pool: false });
+    const ann = await big.client('ann');
+    // Head only: the server must not wait for 256 MiB that never come.
+    const res = await rawRequest(
+      big.port,
+      `POST /v1/executions HTTP/1.1\r\nhost: t\r\ncontent-type: application/json\r\nauthorization: Bearer ${ann.token}\r\n` +
+        `content-length: ${256 * 1024 * 1024}\r\n\r\n{"name":`,
+    );
+    expectError(res, 413, 'PAYLOAD_TOO_LARGE');
+    expect((await ann.get('/v1/executions')).body.items).toEqual([]);
   });
 });
 

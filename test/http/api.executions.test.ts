@@ -85,15 +85,17 @@ describe('POST /v1/executions and GET /v1/executions/:id', () => {
 
   it.each([
     ['no name', { type: 'GENERIC', steps: [{ action: 'noop' }] }, '/name'],
-    ['an unknown type', { name: 'x', type: 'SHELL', steps: [{ action: 'noop' }] }, '/type'],
+    ['an unknown type', { name: 'x', type: 'SHELL', steps: [{ action: 'noop' }] }, 'item 0 (x): unknown type "SHELL"; expected one of GENERIC, BDD, MANUAL'],
     ['no steps', { name: 'x', type: 'GENERIC', steps: [] }, 'step'],
-    ['an unknown action', { name: 'x', type: 'GENERIC', steps: [{ action: 'teleport' }] }, 'step 0'],
-    ['a sleep without ms', { name: 'x', type: 'GENERIC', steps: [{ action: 'sleep' }] }, 'step 0'],
+    ['an unknown action', { name: 'x', type: 'GENERIC', steps: [{ action: 'teleport' }] }, 'item 0 (x): step 0: unknown action "teleport"; expected one of noop, sleep, http, exec'],
+    ['a sleep without ms', { name: 'x', type: 'GENERIC', steps: [{ action: 'sleep' }] }, 'item 0 (x): step 0: /ms Expected required property'],
+    ['a sleep whose ms is not a number', { name: 'x', type: 'GENERIC', steps: [{ action: 'sleep', ms: 'x' }] }, 'item 0 (x): step 0: /ms Expected integer'],
     ['an unknown field', { ...item('x'), colour: 'red' }, 'colour'],
-    ['an unknown step field', { name: 'x', type: 'GENERIC', steps: [{ action: 'noop', extra: 1 }] }, 'step 0'],
-    ['a bad context', { ...item('x'), context: 'SOMEWHERE' }, 'context'],
-    ['a null context', { ...item('x'), context: null }, 'context'],
-    ['a bad priority', { ...item('x'), priority: 'URGENT' }, 'priority'],
+    ['an unknown step field', { name: 'x', type: 'GENERIC', steps: [{ action: 'noop', extra: 1 }] }, 'item 0 (x): step 0: /extra Unexpected property'],
+    ['a bad context', { ...item('x'), context: 'SOMEWHERE' }, 'execution context: unknown value "SOMEWHERE"; expected one of MANUAL, SCHEDULED, CI_CD, API, BULK'],
+    ['a null context', { ...item('x'), context: null }, 'execution context: unknown value null; expected one of MANUAL'],
+    ['a bad priority', { ...item('x'), priority: 'URGENT' }, 'item 0 (x): unknown priority "URGENT"; expected one of CRITICAL, HIGH, NORMAL, LOW, DEFERRED'],
+    ['a bad retry policy', { ...item('x'), retry: { retryOn: ['FLAKY'] } }, 'item 0 (x): /retry/retryOn/0 unknown retryOn "FLAKY"; expected one of FAILED, ERROR, TIMEOUT'],
     ['a bad scheduledAt', { ...item('x'), scheduledAt: 'tomorrow' }, 'scheduledAt'],
     ['a body that is an array', [item('x')], 'name'],
     ['a body that is a string', 'x', '/'],
@@ -171,6 +173,85 @@ describe('steps and events of a finished execution', () => {
       expect(Object.keys(ev as object)).toEqual(expect.arrayContaining(['seq', 'from', 'to', 'event', 'at', 'attempt', 'reason', 'actor']));
       expect(ev.at).toMatch(ISO);
     }
+  });
+});
+
+describe('GET /v1/executions/:id/events is a list (SPEC §5): limit, cursor, { items, next }', () => {
+  /** An execution RUNNING without a pool, paused and resumed `cycles` times: 2 + 2 × cycles events. */
+  async function longHistory(client: Client, cycles: number): Promise<string> {
+    const e = await create(client);
+    await waitForStatus(client, e.id, 'RUNNING');
+    for (let i = 0; i < cycles; i++) {
+      expect((await client.post(`/v1/executions/${e.id}/pause`)).status).toBe(200);
+      expect((await client.post(`/v1/executions/${e.id}/resume`)).status).toBe(200);
+    }
+    return e.id;
+  }
+
+  async function walk(client: Client, id: string, limit: number): Promise<{ pages: TransitionView[][]; nexts: (string | null)[] }> {
+    const pages: TransitionView[][] = [];
+    const nexts: (string | null)[] = [];
+    let cursor: string | null = null;
+    do {
+      const res: Awaited<ReturnType<typeof client.get<Page<TransitionView>>>> = await client.get<Page<TransitionView>>(
+        `/v1/executions/${id}/events?limit=${limit}${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`,
+      );
+      expect(res.status, res.text).toBe(200);
+      pages.push(res.body.items);
+      nexts.push(res.body.next);
+      cursor = res.body.next;
+    } while (cursor !== null && pages.length < 100);
+    return { pages, nexts };
+  }
+
+  it('pages a long history by seq, oldest first: every event exactly once, next null on the last page', async () => {
+    await using s = await noPoolServer();
+    const amy = await s.client('amy');
+    const id = await longHistory(amy, 30);
+    const total = 62;
+
+    const all = await amy.get<Page<TransitionView>>(`/v1/executions/${id}/events?limit=100`);
+    expect(all.status, all.text).toBe(200);
+    expect(all.body.items.map((ev) => ev.seq)).toEqual(Array.from({ length: total }, (_, i) => i + 1));
+    expect(all.body.next).toBeNull();
+
+    const { pages, nexts } = await walk(amy, id, 7);
+    expect(pages.map((p) => p.length)).toEqual([7, 7, 7, 7, 7, 7, 7, 7, 6]);
+    expect(pages.flat().map((ev) => ev.seq)).toEqual(Array.from({ length: total }, (_, i) => i + 1));
+    expect(pages.flat()).toEqual(all.body.items);
+    expect(nexts.slice(0, -1).every((n) => typeof n === 'string')).toBe(true);
+    expect(nexts.at(-1)).toBeNull();
+
+    // A last page that is exactly full says so: no empty page after it.
+    const even = await walk(amy, id, 31);
+    expect(even.pages.map((p) => p.length)).toEqual([31, 31]);
+    expect(even.nexts).toEqual([expect.any(String), null]);
+
+    // Without limit, the first 50 (the list default), and the rest after its cursor.
+    const first = await amy.get<Page<TransitionView>>(`/v1/executions/${id}/events`);
+    expect(first.body.items).toHaveLength(50);
+    const rest = await amy.get<Page<TransitionView>>(`/v1/executions/${id}/events?cursor=${first.body.next}`);
+    expect(rest.body.items.map((ev) => ev.seq)).toEqual(Array.from({ length: 12 }, (_, i) => 51 + i));
+    expect(rest.body.next).toBeNull();
+  });
+
+  it('a bad limit or cursor, or a cursor of another list → 400 naming the parameter', async () => {
+    await using s = await noPoolServer();
+    const amy = await s.client('amy');
+    const [a, b] = [await longHistory(amy, 2), await longHistory(amy, 2)];
+    const cursorOfB = (await amy.get<Page<TransitionView>>(`/v1/executions/${b}/events?limit=1`)).body.next!;
+    const cursorOfExecutions = (await amy.get<Page<Execution>>('/v1/executions?limit=1')).body.next!;
+    expect(cursorOfB).toEqual(expect.any(String));
+    expect(cursorOfExecutions).toEqual(expect.any(String));
+    for (const [query, parameter] of [
+      ['limit=0', 'limit'], ['limit=1001', 'limit'], ['limit=ten', 'limit'], ['limit=5&limit=6', 'limit'],
+      ['cursor=nope', 'cursor'], [`cursor=${cursorOfB}`, 'cursor'], [`cursor=${cursorOfExecutions}`, 'cursor'], ['since=1', 'since'],
+    ]) {
+      const res = await amy.get(`/v1/executions/${a}/events?${query}`);
+      expectError(res, 400, 'VALIDATION_FAILED');
+      expect(res.body.error.message, query).toContain(`query parameter ${parameter}`);
+    }
+    expect((await amy.get<Page<TransitionView>>(`/v1/executions/${a}/events?limit=1000`)).body.items).toHaveLength(6);
   });
 });
 

@@ -35,7 +35,7 @@ function startTarget(): Promise<{ server: Server; base: string; seen: Seen[] }> 
         res.writeHead(status, { 'content-type': 'application/json', ...headers });
         res.end(JSON.stringify(payload));
       };
-      if (req.url === '/health' || req.url === '/started') return send(200, { ok: true });
+      if (req.url === '/health' || req.url === '/started' || req.url === '/waiting') return send(200, { ok: true });
       if (req.headers['x-token'] !== 'secret') return send(401, { error: 'no token' });
       if (req.method === 'POST' && req.url === '/users') {
         const user = { id: nextId++, ...(JSON.parse(body) as { name: string }) };
@@ -277,7 +277,8 @@ describe('BDD runner', () => {
   it('cancel stops a step that is waiting: CANCELLED, and the steps after it never run', async () => {
     const before = target.seen.length;
     const { runId, id } = await submit('hang');
-    await waitFor(() => target.seen.slice(before).some((r) => r.url === '/started'), 'the hang feature to start');
+    // Step 1 has told the target it is waiting: step 0 is over, so the cancel meets step 1.
+    await waitFor(() => target.seen.slice(before).some((r) => r.url === '/waiting'), 'step 1 of the hang feature to wait');
     await t.engine.coordinator.command(id, 'CANCEL', ADMIN, 'enough');
     await t.engine.coordinator.waitForRun(runId);
     expect((await t.engine.store.getExecution(id))!.status).toBe('CANCELLED');
@@ -290,12 +291,13 @@ describe('BDD runner', () => {
   it('the runner reports a cancelled step as CANCELLED and skips the rest', async () => {
     // Straight from the runner: the step statuses it reports when its signal fires.
     const controller = new AbortController();
+    const before = target.seen.length;
     const running = bddRunner(
       { name: 'hang', type: 'BDD', feature: feature('hang') },
       { signal: controller.signal, deadlineAt: Date.now() + 60_000, executionId: 'exe_test', attempt: 1 },
     );
-    const before = target.seen.length;
-    await waitFor(() => target.seen.slice(before).some((r) => r.url === '/started'), 'the hang feature to start');
+    // Not '/started': the target sees that request before step 0 has its answer, and a cancel then meets step 0.
+    await waitFor(() => target.seen.slice(before).some((r) => r.url === '/waiting'), 'step 1 of the hang feature to wait');
     controller.abort({ kind: 'cancel', reason: 'enough' });
     const result = await running;
     expect(result.outcome).toBe('CANCELLED');
@@ -311,7 +313,9 @@ describe('BDD runner', () => {
   });
 
   it('the deadline stops a waiting step: TIMEOUT', async () => {
-    const { execution, steps } = await runOne('hang', { timeoutMs: 500, retry: { maxAttempts: 1 } });
+    // The deadline counts from RUNNING, so it must leave step 0 (one local request) time to finish even on a
+    // loaded machine; step 1 then waits until the deadline stops it.
+    const { execution, steps } = await runOne('hang', { timeoutMs: 3000, retry: { maxAttempts: 1 } });
     expect(execution.status).toBe('TIMEOUT');
     expect(steps.map((s) => s.status)).toEqual(['PASSED', 'TIMEOUT', 'SKIPPED']);
   });

@@ -155,12 +155,13 @@ describe('exec steps', () => {
   });
 
   it('hang past the step timeout: TIMEOUT, and the whole process group is killed', async () => {
+    // The step timeout runs from the start: it leaves the script time to write its pids even on a loaded machine.
     const pidsFile = join(scratch, 'hang.pids');
     const { execution, steps, last } = await runOne([
-      { action: 'exec', command: 'sh', args: [join(FIXTURES, 'tree.sh')], env: { PIDS_FILE: pidsFile }, timeoutMs: 500 },
+      { action: 'exec', command: 'sh', args: [join(FIXTURES, 'tree.sh')], env: { PIDS_FILE: pidsFile }, timeoutMs: 2000 },
     ]);
     expect(execution.status).toBe('TIMEOUT');
-    expect(last.reason).toContain('timed out after 500 ms; process group killed with SIGTERM');
+    expect(last.reason).toContain('timed out after 2000 ms; process group killed with SIGTERM');
     expect(steps[0]!.status).toBe('TIMEOUT');
     const pids = pidsIn(pidsFile);
     expect(pids).toHaveLength(3);
@@ -170,7 +171,7 @@ describe('exec steps', () => {
   it('a process that ignores SIGTERM is killed with SIGKILL after the grace', async () => {
     const pidsFile = join(scratch, 'stubborn.pids');
     const { execution, last } = await runOne([
-      { action: 'exec', command: 'sh', args: [join(FIXTURES, 'stubborn.sh')], env: { PIDS_FILE: pidsFile }, timeoutMs: 300 },
+      { action: 'exec', command: 'sh', args: [join(FIXTURES, 'stubborn.sh')], env: { PIDS_FILE: pidsFile }, timeoutMs: 1500 },
     ]);
     expect(execution.status).toBe('TIMEOUT');
     expect(last.reason).toContain('SIGKILL after ignoring SIGTERM');

@@ -43,7 +43,7 @@ const SubscribeSchema = Type.Object(
 );
 const UnsubscribeSchema = Type.Object({ op: Type.Literal('unsubscribe'), topics: TopicsSchema }, strict);
 /** A MANUAL step's verdict, as over `POST /v1/executions/:id/steps/:n/verdict`. */
-const VerdictMessageSchema = Type.Object(
+export const VerdictMessageSchema = Type.Object(
   {
     op: Type.Literal('verdict'),
     executionId: Type.String({ minLength: 1, maxLength: 200 }),

@@ -3,11 +3,12 @@ import { TroupeError } from '../../core/errors.js';
 import { validate } from '../../core/schemas.js';
 import type { EventType } from '../../core/statuses.js';
 import { canSee, type Principal } from '../../engine/coordinator.js';
+import { decodeSeqCursor, encodeSeqCursor } from '../../store/cursor.js';
 import type { ExecutionRecord } from '../../store/store.port.js';
 import { authed, type Api } from '../api-context.js';
 import { requireRole, isAdmin } from '../auth.js';
 import type { HttpContext, RouteRegistrar } from '../http-kit.js';
-import { EXECUTION_QUERY, pageOf, parseQuery } from '../query.js';
+import { EVENT_QUERY, EXECUTION_QUERY, pageOf, parseQuery } from '../query.js';
 import { eventView, executionView, stepView } from '../views.js';
 
 export const CommandBodySchema = Type.Object({ reason: Type.Optional(Type.String({ maxLength: 1000 })) }, {
@@ -60,10 +61,20 @@ export function executionRoutes(api: Api, route: RouteRegistrar): void {
   }));
 
   route('get', '/v1/executions/:id/events', 1, authed(api, async (ctx, principal) => {
-    noQuery(ctx);
+    const q = parseQuery(ctx.query, EVENT_QUERY);
     const execution = await visibleExecution(api, ctx.params[0] as string, principal);
-    const events = await api.store.listEvents(execution.id);
-    return { status: 200, body: { items: events.map(eventView), next: null } };
+    const after = q.cursor === undefined ? null : decodeSeqCursor(q.cursor);
+    if (after && after.executionId !== execution.id) {
+      throw new TroupeError('VALIDATION_FAILED', 'query parameter cursor: a cursor of another execution\'s events', {
+        details: [{ path: '?cursor', message: 'not a cursor this list returned' }],
+      });
+    }
+    // One more than asked tells whether another page follows.
+    const events = await api.store.eventPage(execution.id, after?.seq ?? 0, q.limit + 1);
+    const items = events.slice(0, q.limit);
+    const last = items.at(-1);
+    const next = events.length > q.limit && last ? encodeSeqCursor(execution.id, last.seq) : null;
+    return { status: 200, body: { items: items.map(eventView), next } };
   }));
 
   route('post', '/v1/executions/:id/steps/:n/verdict', 2, authed(api, async (ctx, principal) => {

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join, sep } from 'node:path';
 import { execBaseEnv, loadConfig } from '../../core/config.js';
 import { ERROR_CODES, type ErrorCode, type PlainError } from '../../core/errors.js';
-import { junitPathProblem } from '../../core/items.js';
+import { junitPathProblem } from './definition.js';
 import type { GenericStep } from '../../core/schemas.js';
 import type { RunnerContext } from '../runner.js';
 import { parseJunit } from './junit-ingest.js';

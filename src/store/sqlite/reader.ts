@@ -52,6 +52,9 @@ export class SqliteReader {
       getExecution: db.prepare<[string], ExecutionRow>('SELECT * FROM executions WHERE id = ?'),
       listActive: db.prepare<[], ExecutionRow>('SELECT * FROM executions WHERE terminal = 0 ORDER BY id'),
       listEvents: db.prepare<[string], EventRow>('SELECT * FROM events WHERE execution_id = ? ORDER BY seq'),
+      eventPage: db.prepare<[string, number, number], EventRow>(
+        'SELECT * FROM events WHERE execution_id = ? AND seq > ? ORDER BY seq LIMIT ?',
+      ),
       eventsSince: db.prepare<[number, number], EventRow>('SELECT * FROM events WHERE cursor > ? ORDER BY cursor LIMIT ?'),
       logSince: db.prepare<{ cursor: number; limit: number }, LogRow>(LOG_SINCE),
       latestCursor: db.prepare<[], { cursor: number }>(
@@ -138,6 +141,11 @@ export class SqliteReader {
 
   listEvents(executionId: string): TransitionRecord[] {
     return this.stmt.listEvents.all(executionId).map(toRecord);
+  }
+
+  /** One execution's transitions after `afterSeq`, oldest first. */
+  eventPage(executionId: string, afterSeq: number, limit: number): TransitionRecord[] {
+    return this.stmt.eventPage.all(executionId, afterSeq, limit).map(toRecord);
   }
 
   eventsSince(cursor: number, limit: number): StoredEvent[] {
