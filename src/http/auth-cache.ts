@@ -1,4 +1,4 @@
-import type { Principal } from '../engine/coordinator.js';
+import type { Principal } from '../engine/principal.js';
 
 /**
  * Principals already verified, by credential, each until its deadline; at most `limit` of them (the oldest go

@@ -9,7 +9,7 @@ import {
 } from 'jose';
 import { TroupeError } from '../core/errors.js';
 import { newId } from '../core/ids.js';
-import type { Principal } from '../engine/coordinator.js';
+import type { Principal } from '../engine/principal.js';
 import type { ApiKeyRecord, Role, Store } from '../store/store.port.js';
 import { PrincipalCache } from './auth-cache.js';
 

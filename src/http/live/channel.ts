@@ -1,7 +1,7 @@
 import type { HttpResponse, TemplatedApp, WebSocket } from 'uWebSockets.js';
 import type { Bus } from '../../bus/bus.port.js';
 import { TroupeError } from '../../core/errors.js';
-import type { Principal } from '../../engine/coordinator.js';
+import type { Principal } from '../../engine/principal.js';
 import type { Api } from '../api-context.js';
 import { errorReply, send } from '../http-kit.js';
 import type { Metrics } from '../metrics.js';

@@ -1,7 +1,7 @@
 import type { WebSocket } from 'uWebSockets.js';
 import { TroupeError } from '../../core/errors.js';
 import type { Logger } from '../../core/log.js';
-import { canSee, type Principal } from '../../engine/coordinator.js';
+import { canSee, type Principal } from '../../engine/principal.js';
 import type { Store } from '../../store/store.port.js';
 import type { Status } from '../../core/statuses.js';
 import type { LiveHub } from './hub.js';

@@ -2,7 +2,7 @@ import { Type } from '@sinclair/typebox';
 import { TroupeError } from '../../core/errors.js';
 import { newId } from '../../core/ids.js';
 import { validate } from '../../core/schemas.js';
-import { canSee, type Principal } from '../../engine/coordinator.js';
+import { canSee, type Principal } from '../../engine/principal.js';
 import type { SuiteRecord, TestCaseRecord } from '../../store/store.port.js';
 import { authed, type Api } from '../api-context.js';
 import { isAdmin, requireRole } from '../auth.js';

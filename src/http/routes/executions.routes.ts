@@ -2,7 +2,7 @@ import { Type } from '@sinclair/typebox';
 import { TroupeError } from '../../core/errors.js';
 import { validate } from '../../core/schemas.js';
 import type { EventType } from '../../core/statuses.js';
-import { canSee, type Principal } from '../../engine/coordinator.js';
+import { canSee, type Principal } from '../../engine/principal.js';
 import { decodeSeqCursor, encodeSeqCursor } from '../../store/cursor.js';
 import type { ExecutionRecord } from '../../store/store.port.js';
 import { authed, type Api } from '../api-context.js';

@@ -1,5 +1,5 @@
 import { TroupeError } from '../../core/errors.js';
-import { canSee, type Principal } from '../../engine/coordinator.js';
+import { canSee, type Principal } from '../../engine/principal.js';
 import type { RunRecord } from '../../store/store.port.js';
 import { authed, type Api } from '../api-context.js';
 import { isAdmin, requireRole } from '../auth.js';
