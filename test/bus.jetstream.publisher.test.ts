@@ -165,6 +165,16 @@ describe('StreamPublisher: acknowledgements', () => {
     expect((await jsm.streams.info(stream)).state.messages).toBe(2);
     await jsm.streams.delete(stream);
   });
+  it('refuses a Nats-Msg-Id that cannot be a header value, and sends nothing', async () => {
+    const nc = await open();
+    const subject = subjectName();
+    const { attempts } = responder(nc, subject, () => 'ack');
+    await nc.flush();
+    const publisher = publisherOn(nc);
+    await expect(publisher.publish(subject, bytes('x'), 'bad\r\nX-Injected: 1')).rejects.toThrow(/CR or LF/);
+    await expect(publisher.publish(subject, bytes('x'), 'good')).resolves.toMatchObject({ stream: 'FAKE' });
+    expect(attempts.map((a) => a.msgID)).toEqual(['good']);
+  });
 });
 
 describe('StreamPublisher: retries', () => {

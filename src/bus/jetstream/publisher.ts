@@ -1,5 +1,5 @@
 import { JetStreamApiError, type PubAck } from '@nats-io/jetstream';
-import { createInbox, headers, type Msg, type MsgHdrs, type NatsConnection, type Subscription } from '@nats-io/transport-node';
+import { createInbox, MsgHdrsImpl, type Msg, type MsgHdrs, type NatsConnection, type Subscription } from '@nats-io/transport-node';
 import { TroupeError } from '../../core/errors.js';
 
 export interface RetryPolicy {
@@ -35,6 +35,27 @@ export interface StreamPublisherOptions {
 
 /** Backoff before the `attempt`-th retry (1-based): 50 ms doubling, at most 2 s. */
 export const retryDelay = (attempt: number): number => Math.min(2_000, 50 * 2 ** (attempt - 1));
+
+const encoder = new TextEncoder();
+
+/**
+ * The one header a publish carries, `Nats-Msg-Id`, encoded once: nats.js `headers().set()` canonicalises
+ * and searches the key and re-encodes the block at every send; a retry here reuses the bytes.
+ */
+class MsgIdHeader extends MsgHdrsImpl {
+  private bytes: Uint8Array | null = null;
+
+  constructor(private readonly msgID: string) {
+    super();
+    if (/[\r\n]/.test(msgID)) throw new RangeError(`a Nats-Msg-Id cannot hold CR or LF: ${JSON.stringify(msgID)}`);
+    this.headers.set('Nats-Msg-Id', [msgID]);
+  }
+
+  override encode(): Uint8Array {
+    this.bytes ??= encoder.encode(`NATS/1.0\r\nNats-Msg-Id: ${this.msgID}\r\n\r\n`);
+    return this.bytes;
+  }
+}
 
 /** The smallest wait for one attempt's acknowledgement, even close to the give-up time. */
 const MIN_ATTEMPT_MS = 500;
@@ -159,8 +180,12 @@ export class StreamPublisher {
    */
   publish(subject: string, payload: Uint8Array, msgID: string, key?: string): Promise<PubAck> {
     if (this.closedWith) return Promise.reject(this.closedWith);
-    const h = headers();
-    h.set('Nats-Msg-Id', msgID);
+    let h: MsgHdrs;
+    try {
+      h = new MsgIdHeader(msgID);
+    } catch (err) {
+      return Promise.reject(err instanceof Error ? err : new Error(String(err)));
+    }
     return new Promise<PubAck>((resolve, reject) => {
       const entry: Entry = {
         id: this.nextId++,
