@@ -21,6 +21,7 @@ import {
   type JobConsumerOptions,
   type JobResult,
   type PoolInfo,
+  type ResultBatchOptions,
   type TransitionEvent,
   type Unsubscribe,
 } from './bus.port.js';
@@ -101,6 +102,35 @@ function fanOutSubscription<T>(nc: NatsConnection, subject: string, handler: (va
       sub.unsubscribe();
     } catch {
       // The connection is already closed: nothing is delivered any more anyway.
+    }
+  };
+}
+
+/**
+ * Collects what `deliver` is given within one turn (the nats.js parser hands over every message of one socket
+ * read synchronously) and passes it on as one batch, at most `maxBatch` at a time. A handler that throws leaves
+ * its batch unsettled: the leases run out and the server redelivers it.
+ */
+function batched<T>(handler: (items: T[]) => void, maxBatch: number): (item: T) => void {
+  let batch: T[] = [];
+  let scheduled = false;
+  const flush = (): void => {
+    scheduled = false;
+    const items = batch;
+    batch = [];
+    if (items.length === 0) return;
+    try {
+      handler(items);
+    } catch {
+      // as with a single delivery: redelivered once its lease runs out
+    }
+  };
+  return (item) => {
+    batch.push(item);
+    if (batch.length >= maxBatch) flush();
+    else if (!scheduled) {
+      scheduled = true;
+      queueMicrotask(flush);
     }
   };
 }
@@ -243,6 +273,11 @@ export class JetStreamBus implements Bus {
 
   consumeResults(handler: (delivery: Delivery<JobResult>) => void): Consumer {
     return this.coordinatorConsumer(this.n.streams.results, handler);
+  }
+
+  /** Hands over together the results that arrived in one read from the connection (one pull's worth, or less). */
+  consumeResultBatches(handler: (deliveries: Delivery<JobResult>[]) => void, options: ResultBatchOptions = {}): Consumer {
+    return this.coordinatorConsumer(this.n.streams.results, batched(handler, options.maxBatch ?? COORDINATOR_IN_FLIGHT));
   }
 
   consumeDeadLetters(handler: (delivery: Delivery<DeadLetter>) => void): Consumer {
