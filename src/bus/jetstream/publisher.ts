@@ -1,6 +1,7 @@
 import { JetStreamApiError, type PubAck } from '@nats-io/jetstream';
 import { createInbox, MsgHdrsImpl, type Msg, type MsgHdrs, type NatsConnection, type Subscription } from '@nats-io/transport-node';
 import { TroupeError } from '../../core/errors.js';
+import { atTurnEnd } from './turn-end.js';
 
 export interface RetryPolicy {
   /**
@@ -252,16 +253,19 @@ export class StreamPublisher {
   private send(entry: Entry): void {
     const now = Date.now();
     entry.state = 'sent';
-    entry.attempts++;
+    const attempt = ++entry.attempts;
     entry.deadline = now + Math.max(MIN_ATTEMPT_MS, Math.min(this.retry.attemptTimeoutMs, entry.giveUpAt - now));
     entry.epoch = this.epoch;
-    try {
-      this.nc.publish(entry.subject, entry.payload, { reply: `${this.inbox}${entry.id}.${entry.attempts}`, headers: entry.headers });
-    } catch (err) {
-      // Closed or draining connection, or a message larger than the server takes: no retry can help.
-      this.fail(entry, err instanceof Error ? err : new Error(String(err)));
-      return;
-    }
+    // With everything else this turn sends: one socket write for the lot.
+    atTurnEnd(() => {
+      if (entry.state !== 'sent' || entry.attempts !== attempt) return; // settled, or sent again, meanwhile
+      try {
+        this.nc.publish(entry.subject, entry.payload, { reply: `${this.inbox}${entry.id}.${attempt}`, headers: entry.headers });
+      } catch (err) {
+        // Closed or draining connection, or a message larger than the server takes: no retry can help.
+        this.fail(entry, err instanceof Error ? err : new Error(String(err)));
+      }
+    });
     this.sweeper ??= this.startSweeper();
   }
 

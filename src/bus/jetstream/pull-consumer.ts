@@ -2,6 +2,7 @@ import { createInbox, nanos, type Msg, type NatsConnection, type Subscription } 
 import type { DeliveryBudget } from '../budget.js';
 import type { Consumer } from '../bus.port.js';
 import { JetStreamDelivery, parseDeliveryInfo } from './delivery.js';
+import { atTurnEnd } from './turn-end.js';
 
 export interface PullConsumerOptions<T> {
   nc: NatsConnection;
@@ -157,12 +158,16 @@ export class PullConsumer<T> implements Consumer {
     }, this.pullExpiresMs + PULL_GRACE_MS);
     request.timer.unref();
     this.requests.add(request);
-    try {
-      nc.publish(this.nextSubject, this.pullRequest(batch), { reply: inbox });
-    } catch {
-      this.finish(request);
-      this.pause();
-    }
+    // The inbox listens from now; the request leaves with the turn's other sends (acks, results).
+    atTurnEnd(() => {
+      if (request.done) return;
+      try {
+        nc.publish(this.nextSubject, this.pullRequest(batch), { reply: inbox });
+      } catch {
+        this.finish(request);
+        this.pause();
+      }
+    });
   }
 
   private pullRequest(batch: number): string {
