@@ -40,6 +40,25 @@ export interface ScenarioResult {
   okCount: number;
   allOk: boolean;
   details: Record<string, string | number | boolean | null>;
+  /** Further tables the scenario measured (run.ts prints them after the summary). */
+  tables?: ResultTable[];
+}
+
+/** A small table of figures, printed as aligned columns. */
+export interface ResultTable {
+  title: string;
+  head: string[];
+  rows: (string | number | null)[][];
+  /** Said under the table. */
+  note?: string;
+}
+
+/** A table as aligned text: right-aligned columns, `-` for null. */
+export function formatTable({ title, head, rows, note }: ResultTable): string {
+  const cells = rows.map((row) => row.map((c) => (c === null ? '-' : String(c))));
+  const widths = head.map((h, i) => Math.max(h.length, ...cells.map((r) => r[i]?.length ?? 0)));
+  const line = (row: string[]): string => row.map((c, i) => c.padStart(widths[i] ?? 0)).join('  ');
+  return [title, line(head), ...cells.map(line), ...(note ? [note] : [])].join('\n');
 }
 
 export interface SkippedResult {
@@ -62,10 +81,15 @@ export const WARMUP_N = 200;
 
 /** Executions per scenario: env BENCH_N, default 10 000. */
 export function benchN(env: Record<string, string | undefined> = process.env): number {
-  const raw = env.BENCH_N;
-  if (raw === undefined || raw === '') return DEFAULT_N;
+  return benchInt('BENCH_N', DEFAULT_N, 1, env);
+}
+
+/** A whole-number setting from the environment, at least `min`; `fallback` when unset or empty. */
+export function benchInt(name: string, fallback: number, min = 1, env: Record<string, string | undefined> = process.env): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
   const n = Number(raw);
-  if (!Number.isInteger(n) || n < 1) throw new Error(`BENCH_N must be a positive whole number, got ${raw}`);
+  if (!Number.isInteger(n) || n < min) throw new Error(`${name} must be a whole number of at least ${min}, got ${raw}`);
   return n;
 }
 

@@ -16,6 +16,8 @@ export interface NatsServer extends AsyncDisposable {
   version: string;
   /** CPU time the server has used so far (user + system, ms); null where /proc is not available. */
   cpuMs(): number | null;
+  /** Messages the server has received from and sent to clients so far (its monitoring `/varz`). */
+  messages(): Promise<{ in: number; out: number }>;
 }
 
 /** The nats-server binary (NATS_SERVER_BIN, /usr/sbin/nats-server or PATH) and its version, or null. */
@@ -74,6 +76,10 @@ export async function startNats(found: { binary: string; version: string }): Pro
     url: `nats://127.0.0.1:${port}`,
     version: found.version,
     cpuMs: () => procCpuMs(child.pid),
+    messages: async () => {
+      const varz = (await (await fetch(`http://127.0.0.1:${monitorPort}/varz`)).json()) as { in_msgs: number; out_msgs: number };
+      return { in: varz.in_msgs, out: varz.out_msgs };
+    },
     [Symbol.asyncDispose]: stop,
   };
 }

@@ -8,7 +8,7 @@ import { once } from 'node:events';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { arch, availableParallelism, cpus, loadavg, release, totalmem, type } from 'node:os';
 import { fileURLToPath } from 'node:url';
-import { CONCURRENCY, WARMUP_N, benchN, type BenchOutput, type ScenarioResult } from './common.js';
+import { CONCURRENCY, WARMUP_N, benchN, formatTable, type BenchOutput, type ScenarioResult } from './common.js';
 
 const SCENARIOS = ['embedded-noop', 'distributed-noop', 'piscina-noop', 'bullmq-noop', 'bullmq-aof-noop', 'http-api', 'ws-fanout'] as const;
 /** `aim: null`: reported, nothing to meet. */
@@ -135,6 +135,9 @@ async function mainRun(): Promise<void> {
     console.log(`${scenario}: ${JSON.stringify(result)}`);
   }
   console.log(`\n${table(results)}\n`);
+  for (const r of results.filter(isResult)) {
+    for (const t of r.tables ?? []) console.log(`${formatTable({ ...t, title: `${r.scenario}: ${t.title}` })}\n`);
+  }
   for (const r of results.filter(isResult)) {
     if ((r.otherCpuMs ?? 0) > OTHER_CPU_LIMIT * r.wallMs) {
       console.log(`WARNING: ${r.scenario}: ${r.otherCpuMs} ms of other CPU work during its ${r.wallMs} ms round; its figures are suspect`);

@@ -199,6 +199,27 @@ describe('JetStream bus: leases and duplicates', () => {
   });
 });
 
+describe('JetStream bus: a consumer that dies', () => {
+  it('redelivers the job it held with the next delivery count, also when nobody else was waiting as it fell due', async () => {
+    // nats-server 2.9 would deliver it again as new (count 1) if the dead consumer's pulls were still queued
+    // then: see pullHeartbeatFor in src/bus/jetstream/pull-consumer.ts.
+    const ackWaitMs = 1_000;
+    const prefix = newPrefix();
+    const pool = poolName();
+    const counts: number[] = [];
+    for (let round = 1; round <= 3; round++) {
+      const bus = await JetStreamBus.connect({ servers: server.url, prefix, ackWaitMs, maxDeliver: 50 });
+      if (round === 1) await bus.publishJob(makeJob(pool));
+      bus.consumeJobs(pool, (d) => counts.push(d.deliveryCount), { maxInFlight: 16 });
+      await waitFor(() => counts.length === round, `delivery ${round}`);
+      // Dies as a killed process does: the connection drops, its waiting pulls are left at the server.
+      await bus.connection.close();
+      await sleep(ackWaitMs * 2); // the job falls due while no consumer is there
+    }
+    expect(counts).toEqual([1, 2, 3]);
+  });
+});
+
 describe('JetStream bus: pools across processes', () => {
   it('lists a pool declared through another connection, with its requirements', async () => {
     const prefix = newPrefix();

@@ -93,6 +93,14 @@ export type JobConsumerOptions = { maxInFlight: number } | { budget: DeliveryBud
 
 export type Unsubscribe = () => void;
 
+export interface ResultBatchOptions {
+  /**
+   * Most results handed over in one call.
+   * @defaultValue 256
+   */
+  maxBatch?: number;
+}
+
 export interface DeadLetter {
   job: Job;
   /** Deliveries the job had without an ack. */
@@ -150,6 +158,13 @@ export interface Bus {
   listPools(): Promise<PoolInfo[]>;
   publishResult(result: JobResult): Promise<void>;
   consumeResults(handler: (delivery: Delivery<JobResult>) => void): Consumer;
+  /**
+   * Optional batch form of `consumeResults`: the results that arrived together, up to `maxBatch`, in one
+   * call (so they can be recorded in one store transaction); each delivery is still settled on its own, and a
+   * handler that throws leaves the whole batch to be redelivered. {@link consumeResultBatches} falls back to
+   * one-result batches on adapters without it.
+   */
+  consumeResultBatches?(handler: (deliveries: Delivery<JobResult>[]) => void, options?: ResultBatchOptions): Consumer;
   publishTransition(event: TransitionEvent): Promise<void>;
   subscribeTransitions(handler: (event: TransitionEvent) => void): Unsubscribe;
   publishControl(message: ControlMessage): Promise<void>;
@@ -169,6 +184,16 @@ export interface Bus {
   /** Resolves when the bus answers within `timeoutMs`, rejects otherwise (readiness checks). */
   ping(timeoutMs: number): Promise<void>;
   close(): Promise<void>;
+}
+
+/** Results in batches: the adapter's own batch form when it has one, else batches of one from `consumeResults`. */
+export function consumeResultBatches(
+  bus: Bus,
+  handler: (deliveries: Delivery<JobResult>[]) => void,
+  options?: ResultBatchOptions,
+): Consumer {
+  if (bus.consumeResultBatches) return bus.consumeResultBatches(handler, options);
+  return bus.consumeResults((delivery) => handler([delivery]));
 }
 
 export interface BusOptions {

@@ -1,5 +1,5 @@
 import { readFile } from 'node:fs/promises';
-import { jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream';
+import { jetstreamManager, type JetStreamManager } from '@nats-io/jetstream';
 import {
   connect,
   credsAuthenticator,
@@ -21,13 +21,14 @@ import {
   type JobConsumerOptions,
   type JobResult,
   type PoolInfo,
+  type ResultBatchOptions,
   type TransitionEvent,
   type Unsubscribe,
 } from './bus.port.js';
 import type { JetStreamDelivery } from './jetstream/delivery.js';
 import { findDeadLetters } from './jetstream/dead-letters.js';
 import { COORDINATOR_CONSUMER, names, type Names } from './jetstream/names.js';
-import { publishWithRetry } from './jetstream/publish.js';
+import { StreamPublisher } from './jetstream/publisher.js';
 import { decodeJson, PullConsumer } from './jetstream/pull-consumer.js';
 import {
   DUPLICATE_WINDOW_MS,
@@ -37,7 +38,7 @@ import {
   ensureStreams,
   requirementsOf,
 } from './jetstream/topology.js';
-import { withTimeout } from '../core/timeout.js';
+import { settlesWithin, withTimeout } from '../core/timeout.js';
 
 export interface JetStreamBusOptions {
   /** Comma-separated server URLs (`nats://host:4222`). */
@@ -70,10 +71,18 @@ export interface JetStreamBusOptions {
    * @defaultValue true
    */
   manageStreams?: boolean;
+  /**
+   * Most stream publishes awaiting their acknowledgement at once, per lane (jobs, results and dead letters
+   * in one; transitions in the other); more wait in line.
+   * @defaultValue 256
+   */
+  publishWindow?: number;
 }
 
 /** Results and dead letters the coordinator may hold unsettled at once. */
 const COORDINATOR_IN_FLIGHT = 256;
+/** How long closing waits for publishes still awaiting their acknowledgement before it drops them. */
+const CLOSE_FLUSH_MS = 5_000;
 const encoder = new TextEncoder();
 const encode = (value: unknown) => encoder.encode(JSON.stringify(value));
 
@@ -98,6 +107,35 @@ function fanOutSubscription<T>(nc: NatsConnection, subject: string, handler: (va
 }
 
 /**
+ * Collects what `deliver` is given within one turn (the nats.js parser hands over every message of one socket
+ * read synchronously) and passes it on as one batch, at most `maxBatch` at a time. A handler that throws leaves
+ * its batch unsettled: the leases run out and the server redelivers it.
+ */
+function batched<T>(handler: (items: T[]) => void, maxBatch: number): (item: T) => void {
+  let batch: T[] = [];
+  let scheduled = false;
+  const flush = (): void => {
+    scheduled = false;
+    const items = batch;
+    batch = [];
+    if (items.length === 0) return;
+    try {
+      handler(items);
+    } catch {
+      // as with a single delivery: redelivered once its lease runs out
+    }
+  };
+  return (item) => {
+    batch.push(item);
+    if (batch.length >= maxBatch) flush();
+    else if (!scheduled) {
+      scheduled = true;
+      queueMicrotask(flush);
+    }
+  };
+}
+
+/**
  * The bus of distributed mode, on NATS JetStream: jobs, results and dead letters in file-backed streams
  * (durable across restarts of this process and of nats-server), transitions in a stream and fanned out,
  * control messages and heartbeats on core NATS. See {@link names} for the subjects.
@@ -108,16 +146,23 @@ export class JetStreamBus implements Bus {
   readonly duplicateWindowMs = DUPLICATE_WINDOW_MS;
   private readonly consumers = new Set<Consumer>();
   private closing: Promise<void> | null = null;
+  /** Jobs, results and dead letters: what a worker or the coordinator waits on. */
+  private readonly work: StreamPublisher;
+  /** Transitions, in order per execution; a lane of their own so a burst of them never delays a job. */
+  private readonly events: StreamPublisher;
 
   private constructor(
     /** The connection, for services outside the port (request/reply). */
     readonly connection: NatsConnection,
-    private readonly js: JetStreamClient,
     private readonly jsm: JetStreamManager,
     private readonly n: Names,
     private readonly ackWaitMs: number,
     private readonly maxDeliver: number,
-  ) {}
+    publishWindow: number,
+  ) {
+    this.work = new StreamPublisher(connection, { window: publishWindow });
+    this.events = new StreamPublisher(connection, { window: publishWindow });
+  }
 
   /** First token of every subject of this bus. */
   get prefix(): string {
@@ -141,15 +186,16 @@ export class JetStreamBus implements Bus {
     try {
       const jsm = await jetstreamManager(nc);
       await ensureStreams(jsm, n, options.manageStreams !== false);
-      return new JetStreamBus(nc, jetstream(nc), jsm, n, options.ackWaitMs ?? 30_000, options.maxDeliver ?? 5);
+      return new JetStreamBus(nc, jsm, n, options.ackWaitMs ?? 30_000, options.maxDeliver ?? 5, options.publishWindow ?? 256);
     } catch (err) {
       await nc.close();
       throw err;
     }
   }
 
+  /** Resolves once the stream acknowledged the message (see {@link StreamPublisher}). */
   private publish(subject: string, value: unknown, msgID: string): Promise<void> {
-    return publishWithRetry(this.connection, this.js, subject, encode(value), msgID).then(() => undefined);
+    return this.work.publish(subject, encode(value), msgID).then(() => undefined);
   }
 
   private track<C extends Consumer>(consumer: C): Consumer {
@@ -229,6 +275,11 @@ export class JetStreamBus implements Bus {
     return this.coordinatorConsumer(this.n.streams.results, handler);
   }
 
+  /** Hands over together the results that arrived in one read from the connection (one pull's worth, or less). */
+  consumeResultBatches(handler: (deliveries: Delivery<JobResult>[]) => void, options: ResultBatchOptions = {}): Consumer {
+    return this.coordinatorConsumer(this.n.streams.results, batched(handler, options.maxBatch ?? COORDINATOR_IN_FLIGHT));
+  }
+
   consumeDeadLetters(handler: (delivery: Delivery<DeadLetter>) => void): Consumer {
     return this.coordinatorConsumer(this.n.streams.dead, handler);
   }
@@ -260,9 +311,13 @@ export class JetStreamBus implements Bus {
     return removed;
   }
 
+  /**
+   * Resolves once `TROUPE_EVENTS` acknowledged the event. Transitions of one execution reach the stream in the
+   * order of these calls (the engine makes them in `seq` order), even across retries and reconnects.
+   */
   publishTransition(event: TransitionEvent): Promise<void> {
     const subject = this.n.transition(event.runId, event.executionId, event.to);
-    return this.publish(subject, event, `${event.executionId}:${event.seq}`);
+    return this.events.publish(subject, encode(event), `${event.executionId}:${event.seq}`, event.executionId).then(() => undefined);
   }
 
   subscribeTransitions(handler: (event: TransitionEvent) => void): Unsubscribe {
@@ -300,11 +355,17 @@ export class JetStreamBus implements Bus {
     await withTimeout(this.connection.rtt(), timeoutMs, () => new Error(`NATS did not answer within ${timeoutMs} ms`));
   }
 
-  /** Stops every consumer (unsettled deliveries go back to the server), then drains the connection. */
+  /**
+   * Stops every consumer (unsettled deliveries go back to the server), gives publishes still awaiting their
+   * acknowledgement a moment to get it, then drains the connection.
+   */
   close(): Promise<void> {
     this.closing ??= (async () => {
       for (const consumer of [...this.consumers]) await consumer.stop();
       this.consumers.clear();
+      await settlesWithin(Promise.all([this.work.idle(), this.events.idle()]), CLOSE_FLUSH_MS);
+      this.work.close();
+      this.events.close();
       if (!this.connection.isClosed()) await this.connection.drain().catch(() => this.connection.close());
     })();
     return this.closing;

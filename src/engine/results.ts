@@ -1,4 +1,4 @@
-import type { Bus, Consumer, DeadLetter, Delivery, JobOutcome, JobResult } from '../bus/bus.port.js';
+import { consumeResultBatches, type Bus, type Consumer, type DeadLetter, type Delivery, type JobOutcome, type JobResult } from '../bus/bus.port.js';
 import type { EventType } from '../core/statuses.js';
 import type { Store, WriteOutcome } from '../store/store.port.js';
 import type { Lifecycles } from './lifecycles.js';
@@ -37,7 +37,10 @@ export class Results {
   ) {}
 
   start(): void {
-    this.results = this.bus.consumeResults((delivery) => this.result(delivery));
+    // Results that arrived together are applied in the same tick, so their transitions share one store commit.
+    this.results = consumeResultBatches(this.bus, (deliveries) => {
+      for (const delivery of deliveries) this.result(delivery);
+    });
     this.letters = this.bus.consumeDeadLetters((delivery) => this.deadLetter(delivery));
   }
 

@@ -1,15 +1,16 @@
 import { randomBytes } from 'node:crypto';
 import { afterEach, describe, expect, it } from 'vitest';
 import { DeliveryBudget } from '../../src/bus/budget.js';
-import type {
-  Bus,
-  Consumer,
-  DeadLetter,
-  Delivery,
-  Job,
-  JobConsumerOptions,
-  JobResult,
-  Unsubscribe,
+import {
+  consumeResultBatches,
+  type Bus,
+  type Consumer,
+  type DeadLetter,
+  type Delivery,
+  type Job,
+  type JobConsumerOptions,
+  type JobResult,
+  type Unsubscribe,
 } from '../../src/bus/bus.port.js';
 import { makeControl, makeHeartbeat, makeJob, makeResult, makeTransition, poolName } from './bus.fixtures.js';
 import { sleep, waitFor } from '../helpers/wait.js';
@@ -667,6 +668,40 @@ export function busContract(name: string, open: (options: BusTestOptions) => Pro
         await waitFor(() => ledger.ackedAll([result.jobId]), 'the result acked');
         expect(ledger.counts(result.jobId)).toEqual([1, 2, 3, 4, 5]);
         expect(letters).toEqual([]);
+      });
+    });
+
+    describe('results in batches', () => {
+      it('hands results over in batches of at most maxBatch, each settled on its own (consumeResultBatches)', async () => {
+        const bus = await openBus();
+        const results = Array.from({ length: 40 }, (_, i) => makeResult(i));
+        for (const r of results) await bus.publishResult(r);
+        const nakked = results[3]!.jobId;
+        const ledger = resultLedger();
+        const sizes: number[] = [];
+        consumers.push(
+          consumeResultBatches(
+            bus,
+            (batch) => {
+              sizes.push(batch.length);
+              for (const d of batch) {
+                const key = ledger.record(d);
+                if (key === nakked && d.deliveryCount === 1) d.nak();
+                else ledger.ack(d);
+              }
+            },
+            { maxBatch: 8 },
+          ),
+        );
+
+        await waitFor(() => ledger.ackedAll(results.map((r) => r.jobId)), 'every result acked');
+        await quietPeriod();
+        expect(Math.max(...sizes)).toBeLessThanOrEqual(8);
+        expect(ledger.afterAck).toEqual([]);
+        expect(ledger.counts(nakked)).toEqual([1, 2]);
+        expect(ledger.deliveries).toHaveLength(41);
+        // An adapter with a batch form of its own batches what arrived together (all 40 were waiting).
+        if (bus.consumeResultBatches) expect(Math.max(...sizes)).toBeGreaterThan(1);
       });
     });
 

@@ -1,6 +1,7 @@
 import { nanos, type Msg } from '@nats-io/transport-node';
 import type { DeliveryBudget } from '../budget.js';
 import type { Delivery } from '../bus.port.js';
+import { atTurnEnd } from './turn-end.js';
 
 const encoder = new TextEncoder();
 const ACK = encoder.encode('+ACK');
@@ -90,13 +91,18 @@ export class JetStreamDelivery<T> implements Delivery<T> {
     this.settle();
   }
 
-  /** Acks after the bus closed go nowhere: the server redelivers the message to someone else. */
+  /**
+   * Sent at the end of the turn, with whatever else the turn sends (see atTurnEnd). Acks after the bus closed
+   * go nowhere: the server redelivers the message to someone else.
+   */
   private respond(payload: Uint8Array): void {
-    try {
-      this.msg.respond(payload);
-    } catch {
-      // closed connection
-    }
+    atTurnEnd(() => {
+      try {
+        this.msg.respond(payload);
+      } catch {
+        // closed connection
+      }
+    });
   }
 
   private settle(): void {

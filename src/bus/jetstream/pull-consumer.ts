@@ -2,6 +2,7 @@ import { createInbox, nanos, type Msg, type NatsConnection, type Subscription } 
 import type { DeliveryBudget } from '../budget.js';
 import type { Consumer } from '../bus.port.js';
 import { JetStreamDelivery, parseDeliveryInfo } from './delivery.js';
+import { atTurnEnd } from './turn-end.js';
 
 export interface PullConsumerOptions<T> {
   nc: NatsConnection;
@@ -35,6 +36,24 @@ const MAX_WAITING_PULLS = 4;
 /** Past a pull's expiry, how long to wait for the server's word before giving up on it. */
 const PULL_GRACE_MS = 1_000;
 const RETRY_AFTER_TROUBLE_MS = 1_000;
+
+/**
+ * The idle heartbeat a pull asks for: a quarter of the ack wait, and at most half the pull's expiry (the
+ * server's limit). Heartbeats are what make nats-server look at its queue of waiting pulls often enough.
+ *
+ * nats-server 2.9 mishandles a redelivery that falls due while a consumer's waiting pulls are all stale — from
+ * a client that died (nobody listens to their inbox any more) or expired but not yet cleared: it takes the
+ * message off its redelivery queue, finds no live pull, and steps its stream position back by one (`o.sseq--`
+ * in `loopAndGatherMsgs`, right for a new message, wrong for a redelivery). The message is later delivered as
+ * if new, with its delivery count back at 1, so a job could run more than `maxDeliver` times. The server clears
+ * stale pulls only when it next looks at the queue, which it schedules at the earliest expiry or heartbeat of
+ * a pull. A lease lasts an ack wait from its last extension (every third of it, see the worker), so a job held
+ * by a process killed at time K falls due at K + ⅔·ackWait at the earliest; with a heartbeat of ¼·ackWait that
+ * process's pulls are cleared by then.
+ */
+export function pullHeartbeatFor(ackWaitMs: number, expiresMs: number): number {
+  return Math.max(1, Math.min(Math.floor(expiresMs / 2), Math.floor(ackWaitMs / 4)));
+}
 
 /**
  * A JetStream pull consumer that never holds more unsettled deliveries than its budget allows.
@@ -139,12 +158,21 @@ export class PullConsumer<T> implements Consumer {
     }, this.pullExpiresMs + PULL_GRACE_MS);
     request.timer.unref();
     this.requests.add(request);
-    try {
-      nc.publish(this.nextSubject, JSON.stringify({ batch, expires: nanos(this.pullExpiresMs) }), { reply: inbox });
-    } catch {
-      this.finish(request);
-      this.pause();
-    }
+    // The inbox listens from now; the request leaves with the turn's other sends (acks, results).
+    atTurnEnd(() => {
+      if (request.done) return;
+      try {
+        nc.publish(this.nextSubject, this.pullRequest(batch), { reply: inbox });
+      } catch {
+        this.finish(request);
+        this.pause();
+      }
+    });
+  }
+
+  private pullRequest(batch: number): string {
+    const heartbeat = pullHeartbeatFor(this.options.ackWaitMs, this.pullExpiresMs);
+    return JSON.stringify({ batch, expires: nanos(this.pullExpiresMs), idle_heartbeat: nanos(heartbeat) });
   }
 
   /** Ends a pull: stops listening to it and gives back what it had reserved. */
