@@ -63,7 +63,10 @@ export async function runCommand(path: string, options: RunCommandOptions): Prom
     out(`${run.created ? 'Submitted' : 'Resuming'} run ${run.id}: ${run.executionIds.length} execution(s)`);
     progress = new Progress(run.executionIds.length, names, out);
     for (const event of seen) if (event.runId === run.id) progress.onTransition(event);
-    const status = await Promise.race([engine.coordinator.waitForRun(run.id), interruption]);
+    // The engine's timers (scheduled items, retry backoffs) do not hold the process open, so the wait does: a run
+    // of items due later must not end the process with its run unfinished.
+    const holdOpen = setInterval(() => undefined, 1 << 30);
+    const status = await Promise.race([engine.coordinator.waitForRun(run.id), interruption]).finally(() => clearInterval(holdOpen));
     progress.stop();
     if (typeof status === 'number') return status;
     unsubscribe();

@@ -93,8 +93,7 @@ export class Lifecycles {
   }
 
   /** A stored new execution: publish its creation event and arm its first status. */
-  begin(record: ExecutionRecord): void {
-    const actor = this.spawn(record);
+  begin(record: ExecutionRecord, actor: ExecutionActor = this.spawn(record)): void {
     void this.options.bus
       .publishTransition({ type: 'transition', executionId: record.id, runId: record.runId, ...record.machine.last })
       .catch((err: unknown) => this.options.logger.warn({ err, executionId: record.id }, 'transition not published'));

@@ -59,14 +59,8 @@ export class Submissions {
     const requestHash =
       request.idempotencyKey === undefined ? null : createHash('sha256').update(stableJson(request)).digest('hex');
     if (request.idempotencyKey !== undefined) {
-      const existing = await store.findRunByIdempotencyKey(principal.id, request.idempotencyKey);
-      if (existing) {
-        if (existing.requestHash !== requestHash) {
-          throw new TroupeError('IDEMPOTENCY_CONFLICT', `idempotency key ${request.idempotencyKey} was used for another run`);
-        }
-        const members = await store.runMembers(existing.id);
-        return { id: existing.id, status: existing.status, executionIds: members.map((m) => m.id), created: false };
-      }
+      const earlier = await this.earlierRun(principal, request.idempotencyKey, requestHash);
+      if (earlier) return earlier;
     }
     const waiting = this.lifecycles.waitingCount();
     if (waiting + items.length > this.options.maxQueueSize) {
@@ -93,10 +87,34 @@ export class Submissions {
       updatedAt: now,
     };
     const records = items.map((item) => this.newRecord(item, run, principal, now));
-    await store.createRun(run, records);
+    const stored = store.createRun(run, records);
+    // The actors are built while the writer thread stores the rows; none acts (publishes, queues, arms a timer)
+    // before the run is stored.
+    const actors = records.map((record) => this.lifecycles.spawn(record));
+    try {
+      await stored;
+    } catch (err) {
+      for (const actor of actors) actor.finish();
+      // The same key submitted twice at once: the other submit stored its run first (the key is unique per owner).
+      const earlier = request.idempotencyKey === undefined ? null : await this.earlierRun(principal, request.idempotencyKey, requestHash);
+      if (earlier) return earlier;
+      throw err;
+    }
     this.lifecycles.supervise(run, records.map((r) => ({ id: r.id, status: r.status })));
-    for (const record of records) this.lifecycles.begin(record);
+    records.forEach((record, i) => this.lifecycles.begin(record, actors[i]));
     return { id: run.id, status: run.status, executionIds: records.map((r) => r.id), created: true };
+  }
+
+  /** The run stored earlier under this owner's idempotency key, if any; another body under it is a conflict. */
+  private async earlierRun(principal: Principal, key: string, requestHash: string | null): Promise<SubmittedRun | null> {
+    const { store } = this.options;
+    const existing = await store.findRunByIdempotencyKey(principal.id, key);
+    if (!existing) return null;
+    if (existing.requestHash !== requestHash) {
+      throw new TroupeError('IDEMPOTENCY_CONFLICT', `idempotency key ${key} was used for another run`);
+    }
+    const members = await store.runMembers(existing.id);
+    return { id: existing.id, status: existing.status, executionIds: members.map((m) => m.id), created: false };
   }
 
   /** A single execution outside any run (POST /v1/executions). */

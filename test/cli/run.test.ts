@@ -37,6 +37,31 @@ describe('troupe run (embedded)', () => {
     expect(code).toBe(0);
   });
 
+  it('waits for items scheduled later instead of ending with the run unfinished', async () => {
+    // Nothing but the engine's own (unreferenced) timers is pending while they wait: the process must not end.
+    const scheduledAt = new Date(Date.now() + 2_000).toISOString();
+    const path = file('later.run.json', {
+      name: 'later',
+      items: [
+        { name: 'due later', type: 'GENERIC', steps: [{ action: 'noop' }], scheduledAt },
+        { name: 'due now', type: 'GENERIC', steps: [{ action: 'noop' }] },
+      ],
+    });
+    const { code, stdout } = await troupe(['run', path], { TROUPE_DATA_DIR: join(dir, 'later-data') });
+    expect(stdout).toContain('2 passed, 0 failed, 0 skipped');
+    expect(code).toBe(0);
+    const store = new SqliteStore({ file: join(dir, 'later-data', 'troupe.db') });
+    try {
+      const [run] = (await store.listRuns({ limit: 1 })).items;
+      const members = await store.runMembers(run!.id);
+      const events = await store.listEvents(members[0]!.id);
+      expect(events.map((e) => e.to)).toEqual(['SCHEDULED', 'PENDING', 'RUNNING', 'PASSED']);
+      expect(events[1]!.at).toBeGreaterThanOrEqual(Date.parse(scheduledAt));
+    } finally {
+      await store.close();
+    }
+  });
+
   it('runs the README HTTP example against its own local target', async () => {
     const root = join(import.meta.dirname, '..', '..');
     const { code, stdout } = await new Promise<{ code: number | null; stdout: string }>((resolve) => {

@@ -128,6 +128,21 @@ describe('runs through the embedded engine', () => {
     expect((await store.listExecutions({ limit: 100 })).items).toHaveLength(4);
   });
 
+  it('the same idempotency key submitted twice at once makes one run; the loser gets it too and leaves no actor behind', async () => {
+    await using t = await startEngine();
+    const { coordinator, store } = t.engine;
+    const body = { idempotencyKey: 'ci-race', items: Array.from({ length: 20 }, (_, i) => item(`r${i}`)) };
+    // Both pass the key lookup before either is stored: the store's unique key decides.
+    const [a, b] = await Promise.all([coordinator.submitRun(body, ADMIN), coordinator.submitRun(body, ADMIN)]);
+    expect(a.id).toBe(b.id);
+    expect([a.created, b.created].sort()).toEqual([false, true]);
+    expect(b.executionIds).toEqual(a.executionIds);
+    expect(await coordinator.waitForRun(a.id)).toBe('PASSED');
+    expect((await store.listExecutions({ limit: 100 })).items).toHaveLength(20);
+    // The losing submit's actors were dropped: nothing is left waiting.
+    expect(coordinator.stats()).toMatchObject({ live: 0, queued: 0, running: 0 });
+  });
+
   it.each([
     [{ items: [] }, /items/],
     [{ items: [{ name: 'x', type: 'GENERIC' }] }, /item 0 \(x\): a GENERIC item needs at least one step/],

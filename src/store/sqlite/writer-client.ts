@@ -44,7 +44,9 @@ export class WriterClient {
     return new Promise((resolve, reject) => {
       this.ops.push(op);
       this.waiters.push({ resolve, reject });
-      if (this.ops.length >= this.config.maxBatch) this.send();
+      // A run's rows go at once (with what was queued before them): the thread inserts them while this one goes
+      // on building the run's actors.
+      if (this.ops.length >= this.config.maxBatch || op.k === 'run') this.send();
       else if (!this.scheduled) {
         this.scheduled = true;
         setImmediate(() => this.send());
