@@ -118,7 +118,7 @@ export class Submissions {
   }
 
   /** A single execution outside any run (POST /v1/executions). */
-  submitExecution(body: unknown, principal: Principal): Promise<ExecutionRecord> {
+  async submitExecution(body: unknown, principal: Principal): Promise<ExecutionRecord> {
     const { context, ...rest } = (body !== null && typeof body === 'object' ? body : {}) as { context?: unknown };
     // Only an absent context defaults; `"context": null` is a wrong type like any other.
     const kind = validate(ExecutionContextSchema, context === undefined ? 'API' : context, 'execution context');
