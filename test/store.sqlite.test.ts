@@ -161,3 +161,28 @@ describe('sqlite: the writer thread', () => {
     await expect(store.flush()).resolves.toBeUndefined();
   });
 });
+
+describe('sqlite: executions read in a terminal status', () => {
+  it('a live execution is read fresh each time (another process may move it); a finished one is kept once read', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'troupe-store-'));
+    const file = join(dir, 'troupe.db');
+    const mine = new SqliteStore({ file });
+    const other = new SqliteStore({ file }); // `troupe run` beside `troupe serve` on one data dir
+    try {
+      const e = makeExecution();
+      await mine.createExecution(e);
+      expect((await mine.getExecution(e.id))?.status).toBe('PENDING');
+      const running = await drive(other, e, [['START', 'RUNNING']]);
+      expect((await mine.getExecution(e.id))?.status).toBe('RUNNING');
+      expect(await other.applyTransition(writeFor(running.machine, 'PASS', 'PASSED', { attempt: 1, items: [step(0, 'PASSED')] }))).toBe('applied');
+      const finished = await mine.getExecution(e.id);
+      expect(finished?.status).toBe('PASSED');
+      expect(await mine.getExecution(e.id)).toBe(finished);
+      expect((await mine.listEvents(e.id)).map((x) => x.to)).toEqual(['PENDING', 'RUNNING', 'PASSED']);
+    } finally {
+      await mine.close();
+      await other.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});

@@ -1,13 +1,17 @@
+import { LruMap } from '../core/lru-map.js';
 import type { Principal } from '../engine/principal.js';
 
 /**
- * Principals already verified, by credential, each until its deadline; at most `limit` of them (the oldest go
- * first). Verifying a JWT or looking an API key up for every request cost more than the request's own work.
+ * Principals already verified, by credential, each until its deadline; at most `limit` of them (the least
+ * recently used go first). Verifying a JWT or looking an API key up for every request cost more than the
+ * request's own work.
  */
 export class PrincipalCache {
-  private readonly entries = new Map<string, { principal: Principal; until: number }>();
+  private readonly entries: LruMap<string, { principal: Principal; until: number }>;
 
-  constructor(private readonly limit: number) {}
+  constructor(limit: number) {
+    this.entries = new LruMap(limit);
+  }
 
   get(credential: string, now: number): Principal | undefined {
     const entry = this.entries.get(credential);
@@ -18,10 +22,6 @@ export class PrincipalCache {
   }
 
   set(credential: string, principal: Principal, until: number): void {
-    if (this.entries.size >= this.limit) {
-      const oldest = this.entries.keys().next();
-      if (!oldest.done) this.entries.delete(oldest.value);
-    }
     this.entries.set(credential, { principal, until });
   }
 

@@ -43,8 +43,18 @@ export type RouteRegistrar = (method: Method, pattern: string, params: number, h
 
 const JSON_TYPE = /^application\/json\s*(;|$)/i;
 
+/** The query of a request that has none (handlers only read it). */
+const NO_QUERY: URLSearchParams = new URLSearchParams();
+
+const statusLines = new Map<number, string>();
+
 function statusLine(status: number): string {
-  return `${status} ${STATUS_CODES[status] ?? ''}`.trimEnd();
+  let line = statusLines.get(status);
+  if (line === undefined) {
+    line = `${status} ${STATUS_CODES[status] ?? ''}`.trimEnd();
+    statusLines.set(status, line);
+  }
+  return line;
 }
 
 /** Writes a reply in one cork, unless the client went away. */
@@ -195,38 +205,39 @@ export function route(
   handler: Handler,
   options: RouteOptions,
 ): void {
+  const httpMethod = method === 'del' ? 'DELETE' : method.toUpperCase();
+  const hasBody = method !== 'get' && method !== 'del';
   app[method](pattern, (res: HttpResponse, req: HttpRequest) => {
     const started = performance.now();
     let aborted = false;
     res.onAborted(() => {
       aborted = true;
     });
-    const httpMethod = req.getMethod().toUpperCase();
     const url = req.getUrl();
     const query = req.getQuery() ?? '';
-    const values = Array.from({ length: params }, (_, i) => decodeParameter(req.getParameter(i) ?? ''));
+    const values = params === 0 ? [] : Array.from({ length: params }, (_, i) => decodeParameter(req.getParameter(i) ?? ''));
     const authorization = req.getHeader('authorization');
-    const contentType = req.getHeader('content-type');
-    const body = method === 'get' || method === 'del' ? Promise.resolve(Buffer.alloc(0)) : readBody(res, options.maxBodyBytes, req.getHeader('content-length'));
+    const contentType = hasBody ? req.getHeader('content-type') : '';
+    const body = hasBody ? readBody(res, options.maxBodyBytes, req.getHeader('content-length')) : null;
     const ip = Buffer.from(res.getRemoteAddressAsText()).toString();
     const finish = (reply: Reply) => {
       send(res, reply, () => aborted);
       options.observe?.(pattern, httpMethod, reply.status, (performance.now() - started) / 1000);
     };
-    body
-      .then(async (raw) => {
-        const ctx: HttpContext = {
-          method: httpMethod,
-          route: pattern,
-          url,
-          query: new URLSearchParams(query),
-          params: values,
-          authorization,
-          ip,
-          body: parseJson(raw, contentType),
-        };
-        return handler(ctx);
-      })
-      .then(finish, (err: unknown) => finish(errorReply(err, options.logger, { method: httpMethod, url })));
+    const answer = async (): Promise<Reply> => {
+      const raw = body === null ? null : await body;
+      const ctx: HttpContext = {
+        method: httpMethod,
+        route: pattern,
+        url,
+        query: query === '' ? NO_QUERY : new URLSearchParams(query),
+        params: values,
+        authorization,
+        ip,
+        body: raw === null ? undefined : parseJson(raw, contentType),
+      };
+      return handler(ctx);
+    };
+    answer().then(finish, (err: unknown) => finish(errorReply(err, options.logger, { method: httpMethod, url })));
   });
 }

@@ -6,6 +6,7 @@ import type { Coordinator } from '../engine/coordinator.js';
 /** Prometheus metrics of one server (its own registry, so tests can run several servers in one process). */
 export class Metrics {
   readonly registry = new Registry();
+  private readonly requestSeries = new Map<string, { observe(value: number): void }>();
   readonly httpDuration = new Histogram({
     name: 'troupe_http_request_duration_seconds',
     help: 'HTTP request latency by route, method and status',
@@ -68,6 +69,17 @@ export class Metrics {
       },
     });
     this.unsubscribe = bus.subscribeTransitions((event) => this.onTransition(event));
+  }
+
+  /** Request latency by route, method and status; each combination's series is looked up once. */
+  observeRequest(route: string, method: string, status: number, seconds: number): void {
+    const key = `${method} ${route} ${status}`;
+    let series = this.requestSeries.get(key);
+    if (!series) {
+      series = this.httpDuration.labels({ route, method, status });
+      this.requestSeries.set(key, series);
+    }
+    series.observe(seconds);
   }
 
   private onTransition(event: TransitionEvent): void {

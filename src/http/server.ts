@@ -91,7 +91,7 @@ export async function startServer(options: ServerOptions): Promise<Server> {
       maxBodyBytes: config.TROUPE_MAX_BODY_BYTES,
       logger,
       ...(config.METRICS_ENABLED
-        ? { observe: (r, m, status, seconds) => metrics.httpDuration.observe({ route: r, method: m, status }, seconds) }
+        ? { observe: (r, m, status, seconds) => metrics.observeRequest(r, m, status, seconds) }
         : {}),
     });
   };

@@ -1,11 +1,27 @@
 import type { TransitionRecord } from '../../machines/execution.machine.js';
-import type { Status } from '../core/statuses.js';
+import { isTerminal, type Status } from '../core/statuses.js';
 import type { ExecutionRecord, RunRecord, StoredStep } from '../store/store.port.js';
 
 const iso = (ms: number | null): string | null => (ms === null ? null : new Date(ms).toISOString());
 
+/**
+ * Views of records read in a terminal status, which never change again: the store hands out the same record
+ * object for them, so each is built once however often it is polled.
+ */
+const finishedViews = new WeakMap<ExecutionRecord, ReturnType<typeof buildExecutionView>>();
+
 /** Execution as clients see it (SPEC §7). */
 export function executionView(e: ExecutionRecord) {
+  if (!isTerminal(e.status)) return buildExecutionView(e);
+  let view = finishedViews.get(e);
+  if (!view) {
+    view = buildExecutionView(e);
+    finishedViews.set(e, view);
+  }
+  return view;
+}
+
+function buildExecutionView(e: ExecutionRecord) {
   return {
     id: e.id,
     runId: e.runId,

@@ -3,7 +3,8 @@ import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import type { TransitionRecord } from '../../machines/execution.machine.js';
-import type { RunStatus, Status } from '../core/statuses.js';
+import { LruMap } from '../core/lru-map.js';
+import { TERMINAL_STATUSES, type RunStatus, type Status } from '../core/statuses.js';
 import type {
   ApiKeyRecord,
   AuditEntry,
@@ -49,6 +50,11 @@ export interface SqliteStoreOptions {
   commitDelayMs?: number;
 }
 
+const TERMINAL = new Set<string>(TERMINAL_STATUSES);
+
+/** Terminal executions kept in memory once read. */
+const FINISHED_CACHE = 2048;
+
 /** Runs synchronous database work as a promise, so a failure rejects instead of throwing at the call site. */
 function settle<T>(work: () => T): Promise<T> {
   try {
@@ -69,6 +75,8 @@ export class SqliteStore implements Store {
   private readonly reader: SqliteReader;
   private readonly writer: WriterClient;
   private readonly scratchDir: string | null;
+  /** Executions read in a terminal status: their rows are immutable, and clients poll them. */
+  private readonly finished = new LruMap<string, ExecutionRecord>(FINISHED_CACHE);
 
   constructor(options: SqliteStoreOptions) {
     this.scratchDir = options.file === ':memory:' ? mkdtempSync(join(tmpdir(), 'troupe-store-')) : null;
@@ -143,7 +151,14 @@ export class SqliteStore implements Store {
   }
 
   getExecution(id: string): Promise<ExecutionRecord | null> {
-    return settle(() => this.reader.getExecution(id));
+    const finished = this.finished.get(id);
+    if (finished) return Promise.resolve(finished);
+    return settle(() => {
+      const record = this.reader.getExecution(id);
+      // A terminal execution's row never changes again (retries and redrives are new executions).
+      if (record && TERMINAL.has(record.status)) this.finished.set(id, record);
+      return record;
+    });
   }
 
   listExecutions(filter: ExecutionFilter): Promise<Page<ExecutionRecord>> {
