@@ -1,0 +1,158 @@
+/**
+ * The live channel `/v1/live` under a steady load: S `ws` subscribers (as in ws-fanout: forked client processes,
+ * the probe alone in one more) on one `run:<id>` topic of a fully started server (embedded engine, default
+ * durability), while the engine produces transitions at a steady R per second for T seconds. The load is one run
+ * of no-op items whose `scheduledAt` are spread evenly, item i due at start + lead + i · k/R, where k is the
+ * number of transitions one item produces once due (DUE, START, PASS: read from the warm-up's event log, not
+ * assumed); each item also produces its step event, so the subscribers receive k + 1 messages per item. Measures
+ * transition `at` → client receive (p50/p99/max over all subscribers, and the probe's), per second of the round,
+ * and whether every subscriber got every message once, in order. Reports the rate the engine actually produced
+ * (transitions / (last − first `at`) from the log, and the busiest 100 ms). Peer in the same run (ws-peer.ts):
+ * a `ws` WebSocketServer sending the same messages to as many `ws` clients, paced evenly over the same span.
+ * Env: BENCH_STEADY_RATE (R, transitions/s, default 1000), BENCH_STEADY_SECONDS (T, default 10),
+ * BENCH_STEADY_WARMUP_SECONDS (default 2), BENCH_WS_SUBSCRIBERS (default 1000), BENCH_WS_CLIENT_PROCS (default 1),
+ * BENCH_WS_LEAD_MS (default 2000). BENCH_N is not used.
+ */
+import type { LogEntry } from '../src/store/store.port.js';
+import { log, main, type ScenarioResult } from './common.js';
+import { allOk, countByType, line, peerRound, roundDetails, startLive, troupeRound, whole, type Live, type Round } from './ws-live.js';
+import { startWsPeer } from './ws-peer.js';
+
+const SCENARIO = 'ws-steady';
+const P99_AIM_MS = 10;
+/** Only for pacing the warm-up, whose log then gives the real figure for the measured round. */
+const FIRST_GUESS_TRANSITIONS_PER_ITEM = 3;
+
+/** Transitions the run produced once due (creation events, stored before the subscription, left out). */
+function produced(entries: readonly LogEntry[]): { transitions: number; perSec: number; peakPerSec: number; spanMs: number } {
+  const ats = entries.flatMap((e) => (e.kind === 'transition' && e.record.seq > 1 ? [e.record.at] : [])).sort((a, b) => a - b);
+  const first = ats[0] ?? 0;
+  const spanMs = (ats[ats.length - 1] ?? 0) - first;
+  const per100 = new Map<number, number>();
+  for (const at of ats) {
+    const slot = Math.floor((at - first) / 100);
+    per100.set(slot, (per100.get(slot) ?? 0) + 1);
+  }
+  return {
+    transitions: ats.length,
+    perSec: Math.round((ats.length * 1000) / Math.max(1, spanMs)),
+    peakPerSec: Math.max(0, ...per100.values()) * 10,
+    spanMs,
+  };
+}
+
+main(SCENARIO, async (): Promise<ScenarioResult> => {
+  const rate = whole('BENCH_STEADY_RATE', 1000);
+  const seconds = whole('BENCH_STEADY_SECONDS', 10);
+  const warmupSeconds = whole('BENCH_STEADY_WARMUP_SECONDS', 2);
+  const subscribers = whole('BENCH_WS_SUBSCRIBERS', 1000);
+  const procs = whole('BENCH_WS_CLIENT_PROCS', 1);
+  const leadMs = whole('BENCH_WS_LEAD_MS', 2000);
+  const live: Live = await startLive({ scenario: SCENARIO, subscribers, procs });
+  const { engine } = live;
+  try {
+    /** One run of `items` no-op items, one falling due every `spacingMs`, the first `leadMs` from now. */
+    const steadyRun = (items: number, spacingMs: number) => {
+      const start = Date.now() + leadMs;
+      const body = {
+        name: `steady ${items}`,
+        items: Array.from({ length: items }, (_, i) => ({
+          name: `noop-${i}`,
+          type: 'GENERIC',
+          steps: [{ action: 'noop' }],
+          scheduledAt: new Date(start + Math.round(i * spacingMs)).toISOString(),
+        })),
+      };
+      return troupeRound(live, body, start, leadMs, 'transition `at` (ms resolution) → client receive, ms');
+    };
+    const warmItems = Math.max(1, Math.round((rate * warmupSeconds) / FIRST_GUESS_TRANSITIONS_PER_ITEM));
+    log(`${SCENARIO}: troupe warm-up, ${warmItems} items over ${warmupSeconds} s`);
+    const warm = await steadyRun(warmItems, (FIRST_GUESS_TRANSITIONS_PER_ITEM * 1000) / rate);
+    log(`${SCENARIO}: ${line('troupe warm-up', warm.round, subscribers)}`);
+    const perItem = produced(warm.log).transitions / warmItems;
+    if (!Number.isInteger(perItem) || perItem < 1) throw new Error(`the warm-up's items produced ${perItem} transitions each once due`);
+
+    const items = Math.max(1, Math.round((rate * seconds) / perItem));
+    const spacingMs = (perItem * 1000) / rate;
+    log(`${SCENARIO}: measuring: ${items} items, one due every ${spacingMs.toFixed(3)} ms (${perItem} transitions each once due: ${rate} transitions/s for ${seconds} s)`);
+    const measured = await steadyRun(items, spacingMs);
+    const troupe = measured.round;
+    const made = produced(measured.log);
+    const sent = countByType(measured.log);
+    log(
+      `${SCENARIO}: the engine produced ${made.transitions} transitions over ${made.spanMs} ms: ${made.perSec}/s ` +
+        `(busiest 100 ms: ${made.peakPerSec}/s); the run's log holds ${sent.transitions} transitions and ${sent.steps} step events`,
+    );
+    log(`${SCENARIO}: ${line(`troupe, ${items} items (submitted in ${measured.submitMs} ms, subscribed in ${measured.subscribeMs} ms)`, troupe, subscribers)}`);
+    log(`${SCENARIO}: troupe p99 by second: ${troupe.perSecond.map((s) => s.p99).join(' ')}; the probe's: ${troupe.perSecond.map((s) => s.probeP99).join(' ')}`);
+    await live.closeServer();
+
+    const peer = await startWsPeer();
+    let ws: Round;
+    try {
+      await live.clients.connect(`ws://127.0.0.1:${peer.port}`, {});
+      if (peer.clients !== subscribers) throw new Error(`the ws peer has ${peer.clients} clients, not ${subscribers}`);
+      const measures = 'ws: send time (ms resolution) → client receive, ms';
+      // The same messages, evenly over the span the engine was asked to produce them in.
+      const interval = (texts: readonly string[], n: number, spacing: number) => (n * spacing) / Math.max(1, texts.length);
+      const warmWs = await peerRound(live, peer, warm.round.texts, interval(warm.round.texts, warmItems, (FIRST_GUESS_TRANSITIONS_PER_ITEM * 1000) / rate), measures);
+      log(`${SCENARIO}: ${line('ws warm-up', warmWs, subscribers)}`);
+      ws = await peerRound(live, peer, troupe.texts, interval(troupe.texts, items, spacingMs), measures);
+      log(`${SCENARIO}: ${line('ws', ws, subscribers)}`);
+      log(`${SCENARIO}: ws p99 by second: ${ws.perSecond.map((s) => s.p99).join(' ')}; the probe's: ${ws.perSecond.map((s) => s.probeP99).join(' ')}`);
+      await live.clients.all(() => ({ op: 'close' }));
+    } finally {
+      await peer.close();
+    }
+
+    const p99Ratio = Number((troupe.latency.p99 / ws.latency.p99).toFixed(3));
+    const rateRatio = Number((troupe.rate / ws.rate).toFixed(3));
+    log(
+      `${SCENARIO}: troupe p99 ${troupe.latency.p99} ms (aim <= ${P99_AIM_MS} ms), ws p99 ${ws.latency.p99} ms: ` +
+        `troupe/ws p99 ${p99Ratio}x, delivered messages/s ${rateRatio}x; all ok: ${allOk(troupe, subscribers)}`,
+    );
+    const details: ScenarioResult['details'] = {
+      throughputMeasures: 'event messages (transitions and step events) delivered per second, all subscribers: received / (last receive − first transition at)',
+      subscribers,
+      clientProcesses: procs,
+      askedTransitionsPerSec: rate,
+      seconds,
+      items,
+      transitionsPerItem: perItem,
+      itemSpacingMs: Number(spacingMs.toFixed(3)),
+      producedTransitions: made.transitions,
+      producedOverMs: made.spanMs,
+      producedTransitionsPerSec: made.perSec,
+      producedPeakTransitionsPerSec: made.peakPerSec,
+      runLogTransitions: sent.transitions,
+      runLogSteps: sent.steps,
+      messagesPerSubscriber: troupe.texts.length,
+      meanMessageBytes: Math.round(troupe.texts.reduce((s, t) => s + Buffer.byteLength(t), 0) / Math.max(1, troupe.texts.length)),
+      storeSync: live.service.config.TROUPE_STORE_SYNC,
+      submitMs: measured.submitMs,
+      subscribeMs: measured.subscribeMs,
+      p99Ratio,
+      rateRatio,
+      p99AimMs: P99_AIM_MS,
+      rssMiB: Math.round(process.memoryUsage().rss / 2 ** 20),
+      ...roundDetails('troupe', troupe, subscribers),
+      ...roundDetails('ws', ws, subscribers),
+    };
+    return {
+      scenario: SCENARIO,
+      n: items,
+      concurrency: subscribers,
+      threads: engine.pool?.threads ?? 0,
+      wallMs: troupe.windowMs,
+      throughput: troupe.rate,
+      latency: troupe.latency,
+      cpuMs: troupe.serverCpuMs + troupe.clientCpuMs,
+      otherCpuMs: troupe.otherCpuMs,
+      okCount: troupe.exact,
+      allOk: allOk(troupe, subscribers),
+      details,
+    };
+  } finally {
+    await live.close();
+  }
+});
