@@ -211,7 +211,7 @@ async function mainRun(): Promise<void> {
   });
 
   const aims = serviceAims(byName);
-  for (const a of aims) console.log(`${a.name}: ${a.value === null ? '-' : `${a.value} ${a.unit}`}   (aim ${a.aim}: ${a.met === null ? 'n/a (the scenario did not run)' : a.met ? 'aim met' : 'aim NOT met'})`);
+  for (const a of aims) console.log(`${a.name}: ${a.value === null ? '-' : `${a.value}${a.unit === "x" ? "x" : ` ${a.unit}`}`}   (aim ${a.aim}: ${a.met === null ? 'n/a (the scenario did not run)' : a.met ? 'aim met' : 'aim NOT met'})`);
 
   const at = new Date().toISOString();
   const code = source();

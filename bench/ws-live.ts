@@ -233,18 +233,19 @@ export async function troupeRound(
   firstDueAt: number,
   leadMs: number,
   measures: string,
-): Promise<{ round: Round; log: LogEntry[]; subscribeMs: number; runId: string; submitMs: number }> {
+): Promise<{ round: Round; log: LogEntry[]; subscribeMs: number; runId: string; executionIds: string[]; submitMs: number }> {
   const after = await live.engine.store.latestCursor();
   let entries: LogEntry[] = [];
   let subscribeMs = 0;
   let submitMs = 0;
   let runId = '';
+  let executionIds: string[] = [];
   const r = await round(live.clients, {
     measures,
     record: true,
     trigger: async () => {
       const start = preciseNow();
-      runId = (await live.engine.coordinator.submitRun(body, live.principal)).id;
+      ({ id: runId, executionIds } = await live.engine.coordinator.submitRun(body, live.principal));
       submitMs = Math.round(preciseNow() - start);
       subscribeMs = await live.subscribe(runId);
       if (Date.now() > firstDueAt - 10) {
@@ -256,7 +257,7 @@ export async function troupeRound(
       return entries.map((e) => e.cursor);
     },
   });
-  return { round: r, log: entries, subscribeMs, runId, submitMs };
+  return { round: r, log: entries, subscribeMs, runId, executionIds, submitMs };
 }
 
 /** A peer round: the peer sends `texts` (burst, or one every `intervalMs`) to the same subscribers. */

@@ -8,13 +8,14 @@
  * transition `at` → client receive (p50/p99/max over all subscribers, and the probe's), per second of the round,
  * and whether every subscriber got every message once, in order. Reports the rate the engine actually produced
  * (transitions / (last − first `at`) from the log, and the busiest 100 ms). Peer in the same run (ws-peer.ts):
- * a `ws` WebSocketServer sending the same messages to as many `ws` clients, paced evenly over the same span.
+ * a `ws` WebSocketServer sending the same messages to as many `ws` clients, paced evenly over the same span,
+ * each transition timed from the moment it was due.
  * Env: BENCH_STEADY_RATE (R, transitions/s, default 1000), BENCH_STEADY_SECONDS (T, default 10),
- * BENCH_STEADY_WARMUP_SECONDS (default 2), BENCH_WS_SUBSCRIBERS (default 1000), BENCH_WS_CLIENT_PROCS (default 1),
+ * BENCH_STEADY_WARMUP_SECONDS (default 1), BENCH_WS_SUBSCRIBERS (default 1000), BENCH_WS_CLIENT_PROCS (default 1),
  * BENCH_WS_LEAD_MS (default 2000). BENCH_N is not used.
  */
 import type { LogEntry } from '../src/store/store.port.js';
-import { log, main, type ScenarioResult } from './common.js';
+import { log, main, summarize, type ScenarioResult } from './common.js';
 import { allOk, countByType, line, peerRound, roundDetails, startLive, troupeRound, whole, type Live, type Round } from './ws-live.js';
 import { startWsPeer } from './ws-peer.js';
 
@@ -41,10 +42,21 @@ function produced(entries: readonly LogEntry[]): { transitions: number; perSec: 
   };
 }
 
+/** How late each execution's DUE transition came after its `scheduledAt`: whether the engine kept the pace. */
+function dueLateness(entries: readonly LogEntry[], executionIds: readonly string[], dueAt: (i: number) => number) {
+  const index = new Map(executionIds.map((id, i) => [id, i]));
+  const late: number[] = [];
+  for (const e of entries) {
+    const i = index.get(e.executionId);
+    if (e.kind === 'transition' && e.record.from === 'SCHEDULED' && i !== undefined) late.push(e.record.at - dueAt(i));
+  }
+  return summarize('DUE transition `at` − the item\'s scheduledAt, ms', late);
+}
+
 main(SCENARIO, async (): Promise<ScenarioResult> => {
   const rate = whole('BENCH_STEADY_RATE', 1000);
   const seconds = whole('BENCH_STEADY_SECONDS', 10);
-  const warmupSeconds = whole('BENCH_STEADY_WARMUP_SECONDS', 2);
+  const warmupSeconds = whole('BENCH_STEADY_WARMUP_SECONDS', 1);
   const subscribers = whole('BENCH_WS_SUBSCRIBERS', 1000);
   const procs = whole('BENCH_WS_CLIENT_PROCS', 1);
   const leadMs = whole('BENCH_WS_LEAD_MS', 2000);
@@ -52,18 +64,20 @@ main(SCENARIO, async (): Promise<ScenarioResult> => {
   const { engine } = live;
   try {
     /** One run of `items` no-op items, one falling due every `spacingMs`, the first `leadMs` from now. */
-    const steadyRun = (items: number, spacingMs: number) => {
+    const steadyRun = async (items: number, spacingMs: number) => {
       const start = Date.now() + leadMs;
+      const dueAt = (i: number) => start + Math.round(i * spacingMs);
       const body = {
         name: `steady ${items}`,
         items: Array.from({ length: items }, (_, i) => ({
           name: `noop-${i}`,
           type: 'GENERIC',
           steps: [{ action: 'noop' }],
-          scheduledAt: new Date(start + Math.round(i * spacingMs)).toISOString(),
+          scheduledAt: new Date(dueAt(i)).toISOString(),
         })),
       };
-      return troupeRound(live, body, start, leadMs, 'transition `at` (ms resolution) → client receive, ms');
+      const r = await troupeRound(live, body, start, leadMs, 'transition `at` (ms resolution) → client receive, ms');
+      return { ...r, late: dueLateness(r.log, r.executionIds, dueAt) };
     };
     const warmItems = Math.max(1, Math.round((rate * warmupSeconds) / FIRST_GUESS_TRANSITIONS_PER_ITEM));
     log(`${SCENARIO}: troupe warm-up, ${warmItems} items over ${warmupSeconds} s`);
@@ -81,7 +95,8 @@ main(SCENARIO, async (): Promise<ScenarioResult> => {
     const sent = countByType(measured.log);
     log(
       `${SCENARIO}: the engine produced ${made.transitions} transitions over ${made.spanMs} ms: ${made.perSec}/s ` +
-        `(busiest 100 ms: ${made.peakPerSec}/s); the run's log holds ${sent.transitions} transitions and ${sent.steps} step events`,
+        `(busiest 100 ms: ${made.peakPerSec}/s); the run's log holds ${sent.transitions} transitions and ${sent.steps} step events; ` +
+        `DUE after scheduledAt p50 ${measured.late.p50} ms, p99 ${measured.late.p99} ms, max ${measured.late.max} ms`,
     );
     log(`${SCENARIO}: ${line(`troupe, ${items} items (submitted in ${measured.submitMs} ms, subscribed in ${measured.subscribeMs} ms)`, troupe, subscribers)}`);
     log(`${SCENARIO}: troupe p99 by second: ${troupe.perSecond.map((s) => s.p99).join(' ')}; the probe's: ${troupe.perSecond.map((s) => s.probeP99).join(' ')}`);
@@ -92,7 +107,7 @@ main(SCENARIO, async (): Promise<ScenarioResult> => {
     try {
       await live.clients.connect(`ws://127.0.0.1:${peer.port}`, {});
       if (peer.clients !== subscribers) throw new Error(`the ws peer has ${peer.clients} clients, not ${subscribers}`);
-      const measures = 'ws: send time (ms resolution) → client receive, ms';
+      const measures = 'ws: due time (ms resolution) → client receive, ms';
       // The same messages, evenly over the span the engine was asked to produce them in.
       const interval = (texts: readonly string[], n: number, spacing: number) => (n * spacing) / Math.max(1, texts.length);
       const warmWs = await peerRound(live, peer, warm.round.texts, interval(warm.round.texts, warmItems, (FIRST_GUESS_TRANSITIONS_PER_ITEM * 1000) / rate), measures);
@@ -124,6 +139,9 @@ main(SCENARIO, async (): Promise<ScenarioResult> => {
       producedOverMs: made.spanMs,
       producedTransitionsPerSec: made.perSec,
       producedPeakTransitionsPerSec: made.peakPerSec,
+      dueLateP50Ms: measured.late.p50,
+      dueLateP99Ms: measured.late.p99,
+      dueLateMaxMs: measured.late.max,
       runLogTransitions: sent.transitions,
       runLogSteps: sent.steps,
       messagesPerSubscriber: troupe.texts.length,
