@@ -3,7 +3,8 @@
  * self time by area (a file of this project, a package, Node's internals, GC), and the time spent under each
  * file of this project (inclusive: a sample counts once for every project file on its stack).
  *
- *   node --cpu-prof --cpu-prof-dir=/tmp/prof --expose-gc dist/bench/ws-steady.bench.js
+ *   BENCH_CPU_PROFILE=/tmp/steady.cpuprofile node dist/bench/ws-steady.bench.js   (the measured round only)
+ *   node --cpu-prof --cpu-prof-dir=/tmp/prof dist/bench/embedded-noop.bench.js     (the whole process)
  *   node dist/bench/cpu-profile.js /tmp/prof/CPU.<...>.cpuprofile [top=15]
  *
  * Node writes one profile per thread (`CPU.<date>.<time>.<pid>.<thread id>.<n>.cpuprofile`); the main thread's

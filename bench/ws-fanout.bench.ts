@@ -12,10 +12,12 @@
  * WebSocketServer sending the same messages (as one subscriber received them) to as many `ws` clients, looping
  * over its clients, one message per turn, timed from send time. A warm-up round precedes each.
  * Env: BENCH_WS_ITEMS (N, default 300), BENCH_WS_SUBSCRIBERS (default 1000), BENCH_WS_CLIENT_PROCS (default 1),
- * BENCH_WS_LEAD_MS (default 2000). BENCH_N is not used.
+ * BENCH_WS_LEAD_MS (default 2000), BENCH_CPU_PROFILE (a file: the main thread's CPU profile of the measured Troupe
+ * round). BENCH_N is not used.
  */
 import { log, main, type ScenarioResult } from './common.js';
 import { allOk, countByType, line, peerRound, roundDetails, startLive, troupeRound, whole, type Live } from './ws-live.js';
+import { profileRound } from './profiling.js';
 import { startWsPeer } from './ws-peer.js';
 
 const SCENARIO = 'ws-fanout';
@@ -40,7 +42,9 @@ main(SCENARIO, async (): Promise<ScenarioResult> => {
     log(`${SCENARIO}: troupe warm-up, ${WARMUP_ITEMS} items`);
     const warm = await run(WARMUP_ITEMS);
     log(`${SCENARIO}: ${line('troupe warm-up', warm.round, subscribers)}`);
+    const stopProfile = await profileRound(SCENARIO);
     const measured = await run(items);
+    await stopProfile();
     const troupe = measured.round;
     const sent = countByType(measured.log);
     log(`${SCENARIO}: the run's log: ${measured.log.length} entries (${sent.transitions} transitions, ${sent.steps} step events) for ${items} items`);
