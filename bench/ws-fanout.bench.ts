@@ -16,7 +16,7 @@
  * round). BENCH_N is not used.
  */
 import { log, main, type ScenarioResult } from './common.js';
-import { allOk, countByType, line, peerRound, roundDetails, startLive, troupeRound, whole, type Live } from './ws-live.js';
+import { allOk, countByType, line, messageBytes, peerRound, roundDetails, startLive, troupeRound, whole, type Live } from './ws-live.js';
 import { profileRound } from './profiling.js';
 import { startWsPeer } from './ws-peer.js';
 
@@ -72,7 +72,7 @@ main(SCENARIO, async (): Promise<ScenarioResult> => {
         runLogTransitions: sent.transitions,
         runLogSteps: sent.steps,
         messagesPerSubscriber: troupe.texts.length,
-        meanMessageBytes: Math.round(troupe.texts.reduce((s, t) => s + Buffer.byteLength(t), 0) / Math.max(1, troupe.texts.length)),
+        ...messageBytes(troupe.texts),
         storeSync: live.service.config.TROUPE_STORE_SYNC,
         submitMs: measured.submitMs,
         subscribeMs: measured.subscribeMs,

@@ -283,6 +283,18 @@ export function countByType(log: readonly LogEntry[]): { transitions: number; st
   return { transitions, steps };
 }
 
+/** Mean size in bytes of the transition and of the step-event messages among `texts`. */
+export function messageBytes(texts: readonly string[]): { meanTransitionBytes: number; meanStepBytes: number } {
+  const sizes = { t: [0, 0], s: [0, 0] };
+  for (const text of texts) {
+    const kind = text.includes('"event":{"type":"transition"') ? sizes.t : sizes.s;
+    kind[0] = (kind[0] ?? 0) + Buffer.byteLength(text);
+    kind[1] = (kind[1] ?? 0) + 1;
+  }
+  const mean = ([bytes = 0, n = 0]: number[]) => (n === 0 ? 0 : Math.round(bytes / n));
+  return { meanTransitionBytes: mean(sizes.t), meanStepBytes: mean(sizes.s) };
+}
+
 /** The details both scenarios report for a round, prefixed `troupe…` or `ws…`. */
 export function roundDetails(name: string, r: Round, subscribers: number): Record<string, string | number | boolean | null> {
   return {

@@ -17,7 +17,7 @@
  */
 import type { LogEntry } from '../src/store/store.port.js';
 import { log, main, summarize, type ScenarioResult } from './common.js';
-import { allOk, countByType, line, peerRound, roundDetails, startLive, troupeRound, whole, type Live, type Round } from './ws-live.js';
+import { allOk, countByType, line, messageBytes, peerRound, roundDetails, startLive, troupeRound, whole, type Live, type Round } from './ws-live.js';
 import { profileRound } from './profiling.js';
 import { startWsPeer } from './ws-peer.js';
 
@@ -154,7 +154,7 @@ main(SCENARIO, async (): Promise<ScenarioResult> => {
       runLogTransitions: sent.transitions,
       runLogSteps: sent.steps,
       messagesPerSubscriber: troupe.texts.length,
-      meanMessageBytes: Math.round(troupe.texts.reduce((s, t) => s + Buffer.byteLength(t), 0) / Math.max(1, troupe.texts.length)),
+      ...messageBytes(troupe.texts),
       storeSync: live.service.config.TROUPE_STORE_SYNC,
       submitMs: measured.submitMs,
       subscribeMs: measured.subscribeMs,
