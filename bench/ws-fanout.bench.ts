@@ -48,7 +48,7 @@ main(SCENARIO, async (): Promise<ScenarioResult> => {
     const troupe = measured.round;
     const sent = countByType(measured.log);
     log(`${SCENARIO}: the run's log: ${measured.log.length} entries (${sent.transitions} transitions, ${sent.steps} step events) for ${items} items`);
-    log(`${SCENARIO}: ${line(`troupe, ${items} items (submitted in ${measured.submitMs} ms, subscribed in ${measured.subscribeMs} ms)`, troupe, subscribers)}`);
+    log(`${SCENARIO}: ${line(`troupe, ${items} items (submitted in ${measured.submitMs} ms, creation events published ${measured.catchUpMs} ms later, subscribed in ${measured.subscribeMs} ms)`, troupe, subscribers)}`);
     await live.closeServer();
 
     const peer = await startWsPeer();
@@ -75,6 +75,7 @@ main(SCENARIO, async (): Promise<ScenarioResult> => {
         ...messageBytes(troupe.texts),
         storeSync: live.service.config.TROUPE_STORE_SYNC,
         submitMs: measured.submitMs,
+        creationPublishedAfterMs: measured.catchUpMs,
         subscribeMs: measured.subscribeMs,
         ratio,
         ratioAim: RATIO_AIM,
