@@ -13,7 +13,8 @@
  * Env: BENCH_STEADY_RATE (R, transitions/s, default 1000), BENCH_STEADY_SECONDS (T, default 10),
  * BENCH_STEADY_WARMUP_SECONDS (default 1), BENCH_WS_SUBSCRIBERS (default 1000), BENCH_WS_CLIENT_PROCS (default 1),
  * BENCH_WS_LEAD_MS (default 4000), BENCH_CPU_PROFILE (a file: the main thread's CPU profile of the measured Troupe
- * round). BENCH_N is not used.
+ * round), BENCH_WS_PEER=0 (no peer round: `ws` takes minutes to send what Troupe sends in 10 s here). BENCH_N is
+ * not used.
  */
 import type { LogEntry } from '../src/store/store.port.js';
 import { log, main, summarize, type ScenarioResult } from './common.js';
@@ -64,6 +65,7 @@ main(SCENARIO, async (): Promise<ScenarioResult> => {
   const subscribers = whole('BENCH_WS_SUBSCRIBERS', 1000);
   const procs = whole('BENCH_WS_CLIENT_PROCS', 1);
   const leadMs = whole('BENCH_WS_LEAD_MS', 4000);
+  const withPeer = process.env.BENCH_WS_PEER !== '0';
   const live: Live = await startLive({ scenario: SCENARIO, subscribers, procs });
   const { engine } = live;
   try {
@@ -108,32 +110,36 @@ main(SCENARIO, async (): Promise<ScenarioResult> => {
     log(`${SCENARIO}: troupe p99 by second: ${troupe.perSecond.map((s) => s.p99).join(' ')}; the probe's: ${troupe.perSecond.map((s) => s.probeP99).join(' ')}`);
     await live.closeServer();
 
-    const peer = await startWsPeer();
-    let ws: Round;
-    try {
-      await live.clients.connect(`ws://127.0.0.1:${peer.port}`, {});
-      if (peer.clients !== subscribers) throw new Error(`the ws peer has ${peer.clients} clients, not ${subscribers}`);
-      const measures = 'ws: due time (ms resolution) → client receive, ms';
-      // The same messages, evenly over the span the engine was asked to produce them in.
-      const interval = (texts: readonly string[], n: number, spacing: number) => (n * spacing) / Math.max(1, texts.length);
-      // The peer's warm-up: the first messages of the Troupe warm-up, at the same pace (enough to warm `ws` up).
-      const warmTexts = warm.round.texts.slice(0, PEER_WARMUP_MESSAGES);
-      const warmInterval = interval(warm.round.texts, warmItems, (FIRST_GUESS_TRANSITIONS_PER_ITEM * 1000) / rate);
-      const warmWs = await peerRound(live, peer, warmTexts, warmInterval, measures);
-      log(`${SCENARIO}: ${line('ws warm-up', warmWs, subscribers)}`);
-      ws = await peerRound(live, peer, troupe.texts, interval(troupe.texts, items, spacingMs), measures);
-      log(`${SCENARIO}: ${line('ws', ws, subscribers)}`);
-      log(`${SCENARIO}: ws p99 by second: ${ws.perSecond.map((s) => s.p99).join(' ')}; the probe's: ${ws.perSecond.map((s) => s.probeP99).join(' ')}`);
-      await live.clients.all(() => ({ op: 'close' }));
-    } finally {
-      await peer.close();
-    }
+    /** The peer's rounds: the same messages, evenly over the span the engine was asked to produce them in. */
+    const peerRounds = async (): Promise<Round> => {
+      const peer = await startWsPeer();
+      try {
+        await live.clients.connect(`ws://127.0.0.1:${peer.port}`, {});
+        if (peer.clients !== subscribers) throw new Error(`the ws peer has ${peer.clients} clients, not ${subscribers}`);
+        const measures = 'ws: due time (ms resolution) → client receive, ms';
+        const interval = (texts: readonly string[], n: number, spacing: number) => (n * spacing) / Math.max(1, texts.length);
+        // The peer's warm-up: the first messages of the Troupe warm-up, at the same pace (enough to warm `ws` up).
+        const warmTexts = warm.round.texts.slice(0, PEER_WARMUP_MESSAGES);
+        const warmInterval = interval(warm.round.texts, warmItems, (FIRST_GUESS_TRANSITIONS_PER_ITEM * 1000) / rate);
+        const warmWs = await peerRound(live, peer, warmTexts, warmInterval, measures);
+        log(`${SCENARIO}: ${line('ws warm-up', warmWs, subscribers)}`);
+        const r = await peerRound(live, peer, troupe.texts, interval(troupe.texts, items, spacingMs), measures);
+        log(`${SCENARIO}: ${line('ws', r, subscribers)}`);
+        log(`${SCENARIO}: ws p99 by second: ${r.perSecond.map((x) => x.p99).join(' ')}; the probe's: ${r.perSecond.map((x) => x.probeP99).join(' ')}`);
+        await live.clients.all(() => ({ op: 'close' }));
+        return r;
+      } finally {
+        await peer.close();
+      }
+    };
+    const ws = withPeer ? await peerRounds() : null;
+    if (!ws) log(`${SCENARIO}: no peer round (BENCH_WS_PEER=0)`);
 
-    const p99Ratio = Number((troupe.latency.p99 / ws.latency.p99).toFixed(3));
-    const rateRatio = Number((troupe.rate / ws.rate).toFixed(3));
+    const p99Ratio = ws ? Number((troupe.latency.p99 / ws.latency.p99).toFixed(3)) : null;
+    const rateRatio = ws ? Number((troupe.rate / ws.rate).toFixed(3)) : null;
     log(
-      `${SCENARIO}: troupe p99 ${troupe.latency.p99} ms (aim <= ${P99_AIM_MS} ms), ws p99 ${ws.latency.p99} ms: ` +
-        `troupe/ws p99 ${p99Ratio}x, delivered messages/s ${rateRatio}x; all ok: ${allOk(troupe, subscribers)}`,
+      `${SCENARIO}: troupe p99 ${troupe.latency.p99} ms (aim <= ${P99_AIM_MS} ms), ws p99 ${ws?.latency.p99 ?? '-'} ms: ` +
+        `troupe/ws p99 ${p99Ratio ?? '-'}x, delivered messages/s ${rateRatio ?? '-'}x; all ok: ${allOk(troupe, subscribers)}`,
     );
     const details: ScenarioResult['details'] = {
       throughputMeasures: 'event messages (transitions and step events) delivered per second, all subscribers: received / (last receive − first transition at)',
@@ -164,7 +170,7 @@ main(SCENARIO, async (): Promise<ScenarioResult> => {
       p99AimMs: P99_AIM_MS,
       rssMiB: Math.round(process.memoryUsage().rss / 2 ** 20),
       ...roundDetails('troupe', troupe, subscribers),
-      ...roundDetails('ws', ws, subscribers),
+      ...(ws ? roundDetails('ws', ws, subscribers) : {}),
     };
     return {
       scenario: SCENARIO,
