@@ -91,7 +91,9 @@ let c = fresh();
 let reachedCount = 0;
 let lastAtText = '';
 let lastAtValue = 0;
-let pendingAcks: { prefix: string; left: number; resolve: () => void; reject: (err: Error) => void } | null = null;
+let pendingAcks: { prefix: string; left: number; answered: Set<number>; resolve: () => void; reject: (err: Error) => void } | null = null;
+/** Per socket, the last message received (for the report of a socket that was never answered). */
+const lastText: string[] = [];
 
 type Counters = Omit<Collected, 'cpuMs' | 'exact' | 'short' | 'long' | 'disordered' | 'owed'>;
 
@@ -158,10 +160,14 @@ function parseCursor(text: string, from: number): number {
 function onMessage(index: number, text: string): void {
   const s = state[index];
   if (!s) return;
+  lastText[index] = text;
   if (!text.startsWith(EVENT_PREFIX)) {
     if (text.startsWith(SUBSCRIBED)) s.from = (JSON.parse(text) as { cursor: number }).cursor;
     if (!pendingAcks) return;
-    if (text.startsWith(pendingAcks.prefix) && --pendingAcks.left === 0) pendingAcks.resolve();
+    if (text.startsWith(pendingAcks.prefix) && !pendingAcks.answered.has(index)) {
+      pendingAcks.answered.add(index);
+      if (--pendingAcks.left === 0) pendingAcks.resolve();
+    }
     else if (text.startsWith('{"op":"error"')) pendingAcks.reject(new Error(`socket ${index} was answered ${text}`));
     return;
   }
@@ -254,9 +260,14 @@ async function handle(message: ToClients): Promise<void> {
       break;
     case 'send': {
       const acked = message.ack === null ? Promise.resolve() : new Promise<void>((resolve, reject) => {
-        pendingAcks = { prefix: message.ack as string, left: sockets.length, resolve, reject };
+        pendingAcks = { prefix: message.ack as string, left: sockets.length, answered: new Set(), resolve, reject };
       });
-      const timer = setTimeout(() => pendingAcks?.reject(new Error(`${pendingAcks.left} socket(s) not answered in 30 s`)), 30_000);
+      const timer = setTimeout(() => {
+        if (!pendingAcks) return;
+        const { answered, left } = pendingAcks;
+        const missing = sockets.flatMap((ws, i) => (answered.has(i) ? [] : [`#${i} (state ${ws.readyState}, last: ${(lastText[i] ?? 'nothing').slice(0, 120)})`]));
+        pendingAcks.reject(new Error(`${left} socket(s) not answered in 30 s: ${missing.slice(0, 5).join('; ')}`));
+      }, 30_000);
       for (const ws of sockets) ws.send(message.text);
       try {
         await acked;
