@@ -61,6 +61,34 @@ export function formatTable({ title, head, rows, note }: ResultTable): string {
   return [title, line(head), ...cells.map(line), ...(note ? [note] : [])].join('\n');
 }
 
+/** One size of a memory scenario: what the process held after a full GC, over its baseline. */
+export interface MemoryPoint {
+  /** Executions held. */
+  n: number;
+  /** Growth over the baseline, bytes: V8 heap used, resident set size, memory outside the heap (`external`). */
+  heapUsedBytes: number;
+  rssBytes: number;
+  externalBytes: number;
+  /** The same divided by n. */
+  heapPerExecBytes: number;
+  rssPerExecBytes: number;
+}
+
+/** A scenario that measures memory, not throughput (live-memory). */
+export interface MemoryResult {
+  scenario: string;
+  kind: 'memory';
+  /** Executions held at the largest size. */
+  n: number;
+  /** What one held execution is (e.g. `SCHEDULED GENERIC no-op, due in 1 day`). */
+  holds: string;
+  /** Ascending sizes; the last is n. */
+  points: MemoryPoint[];
+  /** Every execution was held (live in the engine and stored with the expected status). */
+  allOk: boolean;
+  details: Record<string, string | number | boolean | null>;
+}
+
 export interface SkippedResult {
   scenario: string;
   skipped: string;
@@ -71,7 +99,7 @@ export interface FailedResult {
   failed: string;
 }
 
-export type BenchOutput = ScenarioResult | SkippedResult | FailedResult;
+export type BenchOutput = ScenarioResult | MemoryResult | SkippedResult | FailedResult;
 
 export const DEFAULT_N = 10_000;
 /** In-flight limit shared by all scenarios: the engine's EXECUTION_MAX_CONCURRENT_JOBS. */

@@ -1,16 +1,32 @@
 /**
  * `npm run bench`: runs each scenario in its own child process, one after the other, then prints a table and
  * the ratios against the peers and writes the JSON to bench/results/<timestamp>.json and latest.json.
- * Env: BENCH_N (executions per scenario, default 10 000), BENCH_SCENARIOS (comma-separated subset).
+ * Env: BENCH_N (executions per scenario, default 10 000), BENCH_SCENARIOS (comma-separated subset); each
+ * scenario's own settings are described in its file.
  */
 import { execFileSync, fork } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { arch, availableParallelism, cpus, loadavg, release, totalmem, type } from 'node:os';
 import { fileURLToPath } from 'node:url';
-import { CONCURRENCY, WARMUP_N, benchN, formatTable, type BenchOutput, type ScenarioResult } from './common.js';
+import { CONCURRENCY, WARMUP_N, benchN, formatTable, type BenchOutput, type MemoryResult, type ScenarioResult } from './common.js';
 
-const SCENARIOS = ['embedded-noop', 'distributed-noop', 'piscina-noop', 'bullmq-noop', 'bullmq-aof-noop', 'http-api', 'ws-fanout'] as const;
+const SCENARIOS = [
+  'embedded-noop',
+  'distributed-noop',
+  'piscina-noop',
+  'bullmq-noop',
+  'bullmq-aof-noop',
+  'http-api',
+  'ws-fanout',
+  'ws-steady',
+  'live-memory',
+] as const;
+/** Node options of a scenario's process beyond the runner's own. */
+const EXEC_ARGV: Partial<Record<(typeof SCENARIOS)[number], string[]>> = {
+  // Reads memory after full collections (global.gc).
+  'live-memory': ['--expose-gc'],
+};
 /** `aim: null`: reported, nothing to meet. */
 const RATIOS: readonly { name: string; of: string; over: string; aim: number | null }[] = [
   { name: 'embedded/bullmq', of: 'embedded-noop', over: 'bullmq-noop', aim: 1.0 },
@@ -80,9 +96,10 @@ async function machine() {
 }
 
 /** Forks dist/bench/<scenario>.bench.js; its last JSON line on stdout is the result. */
-async function runScenario(scenario: string, n: number): Promise<BenchOutput> {
+async function runScenario(scenario: (typeof SCENARIOS)[number], n: number): Promise<BenchOutput> {
   const child = fork(here(`./${scenario}.bench.js`), [], {
     env: { ...process.env, BENCH_N: String(n) },
+    execArgv: [...process.execArgv, ...(EXEC_ARGV[scenario] ?? [])],
     stdio: ['ignore', 'pipe', 'inherit', 'ipc'],
   });
   let stdout = '';
@@ -102,18 +119,59 @@ async function runScenario(scenario: string, n: number): Promise<BenchOutput> {
 }
 
 const isResult = (r: BenchOutput | undefined): r is ScenarioResult => r !== undefined && 'throughput' in r;
+const isMemory = (r: BenchOutput | undefined): r is MemoryResult => r !== undefined && 'kind' in r && r.kind === 'memory';
+
+const kb = (bytes: number): string => (bytes / 1024).toFixed(2);
+
+/** A memory scenario's row: what one held execution costs at each size. */
+function memoryRow(r: MemoryResult): string[] {
+  const sizes = r.points.map((p) => `${p.n}: heap ${kb(p.heapPerExecBytes)} KB/exec, RSS ${kb(p.rssPerExecBytes)} KB/exec`).join('; ');
+  return [r.scenario, String(r.n), `held (${r.holds}) — ${sizes}`, `all ok ${r.allOk ? 'yes' : 'NO'}`];
+}
 
 function table(results: BenchOutput[]): string {
   const head = ['scenario', 'N', 'in flight', 'threads', 'wall ms', 'exec/s', 'lat p50 ms', 'lat p99 ms', 'CPU µs/exec', 'other CPU ms', 'all ok'];
   const rows = results.map((r) =>
     isResult(r)
       ? [r.scenario, r.n, r.concurrency, r.threads ?? '-', r.wallMs, r.throughput, r.latency.p50, r.latency.p99, Math.round((r.cpuMs * 1000) / r.n), r.otherCpuMs ?? '-', r.allOk ? 'yes' : `NO (${r.okCount})`].map(String)
-      : [r.scenario, 'skipped' in r ? `skipped: ${r.skipped}` : `FAILED: ${r.failed}`],
+      : isMemory(r)
+        ? memoryRow(r)
+        : [r.scenario, 'skipped' in r ? `skipped: ${r.skipped}` : `FAILED: ${r.failed}`],
   );
   const widths = head.map((h, i) => Math.max(h.length, ...rows.filter((r) => r.length === head.length).map((r) => r[i]?.length ?? 0)));
   const fmt = (cells: string[]): string =>
     cells.length === head.length ? cells.map((c, i) => c.padStart(widths[i] ?? 0)).join('  ') : cells.join('  ');
   return [fmt(head), ...rows.map(fmt)].join('\n');
+}
+
+interface Aim {
+  name: string;
+  value: number | null;
+  unit: string;
+  aim: string;
+  met: boolean | null;
+}
+
+/** The live channel's and the memory aims, from the scenarios' details (measured, never asserted). */
+function serviceAims(byName: Map<string, BenchOutput>): Aim[] {
+  const detail = (scenario: string, key: string): number | null => {
+    const r = byName.get(scenario);
+    const value = isResult(r) ? r.details[key] : undefined;
+    return typeof value === 'number' ? value : null;
+  };
+  const ok = (scenario: string): boolean => {
+    const r = byName.get(scenario);
+    return isResult(r) && r.allOk;
+  };
+  const aims: Aim[] = [];
+  const ratio = detail('ws-fanout', 'ratio');
+  aims.push({ name: 'ws-fanout troupe/ws delivered messages/s', value: ratio, unit: 'x', aim: '>= 5x with all ok', met: ratio === null ? null : ratio >= 5 && ok('ws-fanout') });
+  const p99 = detail('ws-steady', 'troupeP99Ms');
+  aims.push({ name: 'ws-steady p99 transition → client, all subscribers', value: p99, unit: 'ms', aim: '<= 10 ms', met: p99 === null ? null : p99 <= 10 });
+  const memory = byName.get('live-memory');
+  const heap = isMemory(memory) ? (memory.points[memory.points.length - 1]?.heapPerExecBytes ?? null) : null;
+  aims.push({ name: 'live-memory heap per held execution', value: heap === null ? null : Number(kb(heap)), unit: 'KB', aim: '<= 4 KB', met: heap === null ? null : heap <= 4096 });
+  return aims;
 }
 
 async function mainRun(): Promise<void> {
@@ -155,10 +213,13 @@ async function mainRun(): Promise<void> {
     return { name, value, aim, met };
   });
 
+  const aims = serviceAims(byName);
+  for (const a of aims) console.log(`${a.name}: ${a.value === null ? '-' : `${a.value}${a.unit === "x" ? "x" : ` ${a.unit}`}`}   (aim ${a.aim}: ${a.met === null ? 'n/a (the scenario did not run)' : a.met ? 'aim met' : 'aim NOT met'})`);
+
   const at = new Date().toISOString();
   const code = source();
   console.log(`code: ${code.commit}${code.uncommitted.length ? ` + ${code.uncommitted.length} uncommitted file(s) under src/actors/machines` : ''}`);
-  const output = JSON.stringify({ at, n, warmup: WARMUP_N, concurrency: CONCURRENCY, machine: host, code, results, ratios }, null, 2);
+  const output = JSON.stringify({ at, n, warmup: WARMUP_N, concurrency: CONCURRENCY, machine: host, code, results, ratios, aims }, null, 2);
   await mkdir(resultsDir, { recursive: true });
   const file = `${resultsDir}${at.replace(/[:.]/g, '-')}.json`;
   await writeFile(file, `${output}\n`);

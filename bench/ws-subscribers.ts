@@ -16,7 +16,9 @@ export class Subscribers {
   constructor(private readonly sizes: number[]) {
     const file = fileURLToPath(new URL('./ws-clients.js', import.meta.url));
     this.procs = sizes.map(() => {
-      const child = fork(file, [], { serialization: 'advanced', stdio: ['ignore', 2, 'inherit', 'ipc'] });
+      // A --cpu-prof of the scenario profiles the server, not its clients.
+      const execArgv = process.execArgv.filter((a) => !a.startsWith('--cpu-prof'));
+      const child = fork(file, [], { execArgv, serialization: 'advanced', stdio: ['ignore', 2, 'inherit', 'ipc'] });
       const proc = { child, waiters: { ok: [], done: [] } as Record<'ok' | 'done', ((m: FromClients) => void)[]>, failed: [] as ((e: Error) => void)[] };
       child.on('message', (m: FromClients) => {
         if (m.op === 'error') for (const fail of proc.failed.splice(0)) fail(new Error(`subscriber process: ${m.message}`));
