@@ -152,7 +152,7 @@ interface Aim {
   met: boolean | null;
 }
 
-/** The live channel's and the memory aims, from the scenarios' details (measured, never asserted). */
+/** The aims beside the throughput ratios, from the scenarios' results and details (measured, never asserted). */
 function serviceAims(byName: Map<string, BenchOutput>): Aim[] {
   const detail = (scenario: string, key: string): number | null => {
     const r = byName.get(scenario);
@@ -164,6 +164,27 @@ function serviceAims(byName: Map<string, BenchOutput>): Aim[] {
     return isResult(r) && r.allOk;
   };
   const aims: Aim[] = [];
+  // The engine against BullMQ in the same run: CPU per execution and queue latency p99 no worse.
+  const result = (scenario: string) => {
+    const r = byName.get(scenario);
+    return isResult(r) ? r : null;
+  };
+  const embedded = result('embedded-noop');
+  const bullmq = result('bullmq-noop');
+  if (embedded && bullmq) {
+    const cpu = (r: ScenarioResult) => Math.round((r.cpuMs * 1000) / r.n);
+    aims.push({ name: 'embedded CPU per execution (BullMQ: node + redis)', value: cpu(embedded), unit: 'µs', aim: `<= ${cpu(bullmq)} µs (BullMQ)`, met: cpu(embedded) <= cpu(bullmq) });
+    aims.push({ name: 'embedded queue latency p99', value: embedded.latency.p99, unit: 'ms', aim: `<= ${bullmq.latency.p99} ms (BullMQ)`, met: embedded.latency.p99 <= bullmq.latency.p99 });
+  }
+  const distributed = result('distributed-noop');
+  const coordinatorCpu = distributed ? detail('distributed-noop', 'coordinatorCpuUsPerExec') : null;
+  if (distributed) aims.push({ name: 'distributed coordinator CPU per execution', value: coordinatorCpu, unit: 'µs', aim: '<= 150 µs', met: coordinatorCpu === null ? null : coordinatorCpu <= 150 });
+  const steadyP99 = detail('distributed-noop', 'steadyQueueP99');
+  if (distributed) aims.push({ name: 'distributed queue latency p99 at 500 submits/s', value: steadyP99, unit: 'ms', aim: '<= 20 ms', met: steadyP99 === null ? null : steadyP99 <= 20 });
+  const create = detail('http-api', 'createRatio');
+  aims.push({ name: 'http-api POST /v1/executions troupe/bare', value: create, unit: 'x', aim: '>= 0.25x', met: create === null ? null : create >= 0.25 });
+  const get = detail('http-api', 'getRatio');
+  aims.push({ name: 'http-api GET /v1/executions/:id troupe/bare', value: get, unit: 'x', aim: '>= 0.5x', met: get === null ? null : get >= 0.5 });
   const ratio = detail('ws-fanout', 'ratio');
   aims.push({ name: 'ws-fanout troupe/ws delivered messages/s', value: ratio, unit: 'x', aim: '>= 5x with all ok', met: ratio === null ? null : ratio >= 5 && ok('ws-fanout') });
   const p99 = detail('ws-steady', 'troupeP99Ms');
