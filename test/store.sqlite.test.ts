@@ -66,7 +66,7 @@ describe('sqlite: two stores writing one file', () => {
 });
 
 describe('sqlite: a data file from before a column was added', () => {
-  it('gains steps.case_of on open and keeps what it held', async () => {
+  it('gains steps.case_of and the current indexes on open, and keeps what it held', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'troupe-store-'));
     const file = join(dir, 'troupe.db');
     const old = new Database(file);
@@ -75,9 +75,23 @@ describe('sqlite: a data file from before a column was added', () => {
       status TEXT NOT NULL, started_at INTEGER NOT NULL, duration_ms INTEGER NOT NULL, output TEXT, error TEXT,
       PRIMARY KEY (execution_id, attempt, idx))`);
     old.prepare("INSERT INTO steps VALUES ('exe_old', 1, 0, 'old step', 'PASSED', 1, 2, NULL, NULL)").run();
+    // The indexes of that time: every transition had to update them.
+    old.exec(`CREATE TABLE executions (
+      id TEXT PRIMARY KEY, run_id TEXT, name TEXT NOT NULL, type TEXT NOT NULL, status TEXT NOT NULL,
+      priority TEXT NOT NULL, context TEXT NOT NULL, attempt INTEGER NOT NULL, owner TEXT NOT NULL,
+      created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL, rerun_of TEXT, item TEXT NOT NULL,
+      machine TEXT NOT NULL, version INTEGER NOT NULL, terminal INTEGER NOT NULL);
+      CREATE INDEX executions_run ON executions(run_id, status);
+      CREATE INDEX executions_active ON executions(terminal, id);`);
     old.close();
     const store = new SqliteStore({ file });
     try {
+      const check = new Database(file, { readonly: true });
+      const indexes = check.prepare<[], { name: string }>("SELECT name FROM pragma_index_list('executions')").all().map((i) => i.name);
+      check.close();
+      expect(indexes).not.toContain('executions_run');
+      expect(indexes).not.toContain('executions_active');
+      expect(indexes).toEqual(expect.arrayContaining(['executions_by_run', 'executions_live']));
       expect(await store.listSteps('exe_old')).toEqual([{ attempt: 1, index: 0, name: 'old step', status: 'PASSED', startedAt: 1, durationMs: 2 }]);
       const e = makeExecution();
       await store.createExecution(e);
