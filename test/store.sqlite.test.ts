@@ -8,6 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { storeContract } from './contract/store.contract.js';
 import { makeExecution, step, writeFor } from './contract/store.fixtures.js';
 import { drive } from './contract/store.support.js';
+import { countTurns } from './helpers/turns.js';
 
 /** The store contract against the embedded adapter: one fresh database file per test, removed afterwards. */
 storeContract('sqlite', () => {
@@ -125,13 +126,7 @@ describe('sqlite: the writer thread', () => {
     await using s = open({ commitDelayMs: 300 });
     const { store } = s;
     await store.createExecution(makeExecution()); // the thread is up
-    let turns = 0;
-    let spinning = true;
-    const spin = () => {
-      turns++;
-      if (spinning) setImmediate(spin);
-    };
-    setImmediate(spin);
+    const turns = countTurns();
     const first = makeExecution();
     const held = store.createExecution(first);
     // Made while the first commit is held: accepted at once, durable with the next commit.
@@ -139,9 +134,9 @@ describe('sqlite: the writer thread', () => {
     let settled = 0;
     const writes = later.map((e) => store.createExecution(e).then(() => settled++));
     await held;
-    const turnsWhileHeld = turns;
+    const turnsWhileHeld = turns.count;
     await Promise.all(writes);
-    spinning = false;
+    turns.stop();
     // A commit on the event loop's own thread would have allowed no turn while it was held.
     expect(turnsWhileHeld).toBeGreaterThan(10);
     expect(settled).toBe(20);

@@ -2,6 +2,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { SqliteStore } from '../../src/store/sqlite.store.js';
 import { ADMIN, item, startEngine, tempDir } from '../helpers/engine.js';
+import { countTurns } from '../helpers/turns.js';
 
 /**
  * A slow disk: every commit held 150 ms by the writer thread (as a slow fsync would hold it). The engine goes on
@@ -14,20 +15,14 @@ describe('a slow disk', () => {
     await using t = await startEngine({ EXECUTION_MAX_CONCURRENT_JOBS: '50' }, { store }, dir);
     const { coordinator } = t.engine;
     // Observed from outside while commits are held: how often the event loop turned.
-    let turns = 0;
-    let spinning = true;
-    const spin = () => {
-      turns++;
-      if (spinning) setImmediate(spin);
-    };
-    setImmediate(spin);
+    const turns = countTurns();
     const run = await coordinator.submitRun({ items: Array.from({ length: 40 }, (_, i) => item(`slow disk ${i}`)) }, ADMIN);
-    const afterSubmit = turns;
+    const afterSubmit = turns.count;
     // A second run submitted while the first one's transitions are being committed is accepted as well.
     const second = await coordinator.submitRun({ items: [item('meanwhile')] }, ADMIN);
     expect(await coordinator.waitForRun(run.id)).toBe('PASSED');
     expect(await coordinator.waitForRun(second.id)).toBe('PASSED');
-    spinning = false;
+    turns.stop();
     // At least one held commit (the run's own) passed while the loop kept turning.
     expect(afterSubmit).toBeGreaterThan(10);
     for (const id of run.executionIds) {
