@@ -101,6 +101,7 @@ let pendingAcks: { prefix: string; left: number; answered: Set<number>; resolve:
 const lastMessage: Buffer[] = [];
 const openedAt: number[] = [];
 const closes: string[] = [];
+const errors: string[] = [];
 /** The per-second slice of the last transition timed (consecutive messages mostly fall in the same second). */
 let lastSecond = Number.NaN;
 let lastSlice: { histogram: Uint32Array; max: number } | null = null;
@@ -258,10 +259,14 @@ async function connect(url: string, headers: Record<string, string>, count: numb
       ws.on('message', (data: Buffer, isBinary) => {
         if (!isBinary) onMessage(index, data);
       });
+      ws.on('error', (err) => {
+        errors[index] = err.message;
+      });
       ws.on('close', (code, reason) => {
         if (armed) c.closed++;
         const opened = openedAt[index];
-        closes[index] = `code ${code}${reason.length ? ` (${reason.toString()})` : ''}${opened === undefined ? '' : ` ${Math.round(performance.now() - opened)} ms after it opened`}`;
+        const error = errors[index] === undefined ? '' : `, after the error "${errors[index]}"`;
+        closes[index] = `code ${code}${reason.length ? ` (${reason.toString()})` : ''}${opened === undefined ? '' : ` ${Math.round(performance.now() - opened)} ms after it opened`}${error}`;
         pendingAcks?.reject(new Error(`socket ${index} closed: ${closes[index]}`));
       });
       return new Promise<void>((resolve, reject) => {
@@ -333,6 +338,7 @@ async function handle(message: ToClients): Promise<void> {
       lastMessage.length = 0;
       openedAt.length = 0;
       closes.length = 0;
+      errors.length = 0;
       break;
   }
   reply({ op: 'ok' });
