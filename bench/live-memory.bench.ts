@@ -6,13 +6,15 @@
  * the resident set size are read after full garbage collections (the process runs with --expose-gc) as the
  * baseline, then again once N/2 and once N executions are held: growth over the baseline per held execution,
  * at two sizes to show whether it is linear. Every execution must be live in the engine and stored SCHEDULED.
- * Env: BENCH_MEMORY_N (N, default 100 000), BENCH_MEMORY_CHUNK (items per run, default 1000). BENCH_N is not
- * used.
+ * Env: BENCH_MEMORY_N (N, default 100 000), BENCH_MEMORY_CHUNK (items per run, default 1000),
+ * BENCH_HEAP_SNAPSHOTS (a directory: heap snapshots at the baseline and at N, `baseline.heapsnapshot` and
+ * `held.heapsnapshot`, for bench/heap-diff.ts; use a small N). BENCH_N is not used.
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { writeHeapSnapshot } from 'node:v8';
 import { loadConfig } from '../src/core/config.js';
 import { createLogger } from '../src/core/log.js';
 import { createEngine, type Engine } from '../src/engine/create-engine.js';
@@ -46,6 +48,13 @@ async function settled(engine: Engine): Promise<NodeJS.MemoryUsage> {
 
 const kb = (bytes: number): number => Number((bytes / 1024).toFixed(2));
 
+/** Writes `<BENCH_HEAP_SNAPSHOTS>/<name>.heapsnapshot` when that directory is given. */
+function snapshot(name: string): void {
+  const dir = process.env.BENCH_HEAP_SNAPSHOTS;
+  if (dir === undefined || dir === '') return;
+  log(`${SCENARIO}: heap snapshot ${writeHeapSnapshot(join(dir, `${name}.heapsnapshot`))}`);
+}
+
 main(SCENARIO, async (): Promise<MemoryResult> => {
   const n = whole('BENCH_MEMORY_N', 100_000);
   const chunk = Math.min(n, whole('BENCH_MEMORY_CHUNK', 1000));
@@ -67,6 +76,7 @@ main(SCENARIO, async (): Promise<MemoryResult> => {
     const warmStatus = await engine.coordinator.waitForRun(warm.id);
     if (warmStatus !== 'PASSED') throw new Error(`the warm-up run ended ${warmStatus}`);
     const base = await settled(engine);
+    snapshot('baseline');
     log(`${SCENARIO}: baseline heap used ${kb(base.heapUsed)} KB, RSS ${kb(base.rss)} KB, live executions ${engine.coordinator.stats().live}`);
 
     const scheduledAt = new Date(Date.now() + DUE_IN_MS).toISOString();
@@ -86,6 +96,7 @@ main(SCENARIO, async (): Promise<MemoryResult> => {
         held += count;
       }
       const m = await settled(engine);
+      if (held === n) snapshot('held');
       const point: MemoryPoint = {
         n: held,
         heapUsedBytes: m.heapUsed - base.heapUsed,

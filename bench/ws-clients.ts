@@ -97,8 +97,11 @@ let reachedCount = 0;
 let lastAtText = '';
 let lastAtValue = 0;
 let pendingAcks: { prefix: string; left: number; answered: Set<number>; resolve: () => void; reject: (err: Error) => void } | null = null;
-/** Per socket, the last message received (for the report of a socket that was never answered). */
+/** Per socket, the last message received, when it opened and how it closed (for reports of what went wrong). */
 const lastMessage: Buffer[] = [];
+const openedAt: number[] = [];
+const closes: string[] = [];
+const errors: string[] = [];
 /** The per-second slice of the last transition timed (consecutive messages mostly fall in the same second). */
 let lastSecond = Number.NaN;
 let lastSlice: { histogram: Uint32Array; max: number } | null = null;
@@ -256,18 +259,31 @@ async function connect(url: string, headers: Record<string, string>, count: numb
       ws.on('message', (data: Buffer, isBinary) => {
         if (!isBinary) onMessage(index, data);
       });
+      ws.on('error', (err) => {
+        errors[index] = err.message;
+      });
       ws.on('close', (code, reason) => {
         if (armed) c.closed++;
-        pendingAcks?.reject(new Error(`socket ${index} closed: ${code} ${reason.toString()}`));
+        const opened = openedAt[index];
+        const error = errors[index] === undefined ? '' : `, after the error "${errors[index]}"`;
+        closes[index] = `code ${code}${reason.length ? ` (${reason.toString()})` : ''}${opened === undefined ? '' : ` ${Math.round(performance.now() - opened)} ms after it opened`}${error}`;
+        pendingAcks?.reject(new Error(`socket ${index} closed: ${closes[index]}`));
       });
       return new Promise<void>((resolve, reject) => {
-        ws.once('open', () => resolve());
+        ws.once('open', () => {
+          openedAt[index] = performance.now();
+          resolve();
+        });
         ws.once('error', (err) => reject(new Error(`socket ${index}: ${err.message}`)));
         ws.once('close', (code, reason) => reject(new Error(`socket ${index} closed before open: ${code} ${reason.toString()}`)));
       });
     });
     await Promise.all(opened);
   }
+  // A socket the server closes right after opening it would otherwise only show as a request never answered.
+  await new Promise((resolve) => setTimeout(resolve, 100));
+  const closed = sockets.flatMap((ws, i) => (ws.readyState === WebSocket.OPEN ? [] : [`#${i}: ${closes[i] ?? `state ${ws.readyState}`}`]));
+  if (closed.length > 0) throw new Error(`${closed.length} socket(s) closed by the server just after they opened: ${closed.slice(0, 5).join('; ')}`);
 }
 
 async function handle(message: ToClients): Promise<void> {
@@ -282,7 +298,7 @@ async function handle(message: ToClients): Promise<void> {
       const timer = setTimeout(() => {
         if (!pendingAcks) return;
         const { answered, left } = pendingAcks;
-        const missing = sockets.flatMap((ws, i) => (answered.has(i) ? [] : [`#${i} (state ${ws.readyState}, last: ${lastMessage[i]?.toString('utf8', 0, 120) ?? 'nothing'})`]));
+        const missing = sockets.flatMap((ws, i) => (answered.has(i) ? [] : [`#${i} (state ${ws.readyState}${closes[i] ? `, closed: ${closes[i]}` : ''}, last: ${lastMessage[i]?.toString('utf8', 0, 120) ?? 'nothing'})`]));
         pendingAcks.reject(new Error(`${left} socket(s) not answered in 30 s: ${missing.slice(0, 5).join('; ')}`));
       }, 30_000);
       for (const ws of sockets) ws.send(message.text);
@@ -319,6 +335,10 @@ async function handle(message: ToClients): Promise<void> {
       })));
       sockets.length = 0;
       state.length = 0;
+      lastMessage.length = 0;
+      openedAt.length = 0;
+      closes.length = 0;
+      errors.length = 0;
       break;
   }
   reply({ op: 'ok' });

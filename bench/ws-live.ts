@@ -13,6 +13,7 @@ import type { Principal } from '../src/engine/coordinator.js';
 import { issueApiKey } from '../src/http/auth.js';
 import { startServer } from '../src/http/server.js';
 import type { LogEntry } from '../src/store/store.port.js';
+import { setImmediate as nextTurn } from 'node:timers/promises';
 import { WebSocket } from 'ws';
 import { cpuMsSince, log, machineBusyMs, otherCpuMsSince, preciseNow, type LatencySummary } from './common.js';
 import { mergeInto, newHistogram, summarizeHistogram } from './histogram.js';
@@ -140,14 +141,19 @@ export function line(name: string, r: Round, subscribers: number): string {
   );
 }
 
-/** The run's entries of the event log after `after`, in cursor order: what the live channel sends on its topic. */
+/**
+ * The run's entries of the event log after `after`, in cursor order: what the live channel sends on its topic.
+ * Read in small pages, yielding between them: the server may still be publishing the last events, and a long
+ * synchronous read would delay them (and be measured as the engine's latency).
+ */
 export async function runLog(engine: Engine, runId: string, after: number): Promise<LogEntry[]> {
   const entries: LogEntry[] = [];
   for (let cursor = after; ; ) {
-    const page = await engine.store.logSince(cursor, 5000);
+    const page = await engine.store.logSince(cursor, 200);
     if (page.length === 0) return entries;
     for (const e of page) if (e.runId === runId) entries.push(e);
     cursor = (page[page.length - 1] as LogEntry).cursor;
+    await nextTurn();
   }
 }
 
@@ -373,6 +379,7 @@ export function roundDetails(name: string, r: Round, subscribers: number): Recor
     [`${name}ProbeMaxMs`]: r.probe.max,
     [`${name}P99BySecondMs`]: r.perSecond.map((s) => s.p99).join(' '),
     [`${name}ProbeP99BySecondMs`]: r.perSecond.map((s) => s.probeP99).join(' '),
+    [`${name}MaxBySecondMs`]: r.perSecond.map((s) => s.max).join(' '),
     [`${name}ServerCpuMs`]: r.serverCpuMs,
     [`${name}ClientCpuMs`]: r.clientCpuMs,
     [`${name}OtherCpuMs`]: r.otherCpuMs,

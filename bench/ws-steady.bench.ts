@@ -108,6 +108,7 @@ main(SCENARIO, async (): Promise<ScenarioResult> => {
     );
     log(`${SCENARIO}: ${line(`troupe, ${items} items (submitted in ${measured.submitMs} ms, creation events published ${measured.catchUpMs} ms later, subscribed in ${measured.subscribeMs} ms)`, troupe, subscribers)}`);
     log(`${SCENARIO}: troupe p99 by second: ${troupe.perSecond.map((s) => s.p99).join(' ')}; the probe's: ${troupe.perSecond.map((s) => s.probeP99).join(' ')}`);
+    log(`${SCENARIO}: troupe max by second: ${troupe.perSecond.map((s) => s.max).join(' ')}`);
     await live.closeServer();
 
     /** The peer's rounds: the same messages, evenly over the span the engine was asked to produce them in. */
