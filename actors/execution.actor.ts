@@ -46,6 +46,9 @@ export interface ExecutionHost {
 
 type Provided = ReturnType<typeof provideMachine>;
 
+/** The lifecycle machine has no child actors and no history states: one empty object serves every snapshot. */
+const NONE = Object.freeze({});
+
 /** Ignored when restoring a snapshot, but required by the machine's input type. */
 const RESTORED_INPUT: ExecutionMachineInput = {
   id: '',
@@ -97,7 +100,7 @@ export class ExecutionActor {
     this.ref = createActor(machine, {
       parent: host.root,
       systemId: executionSystemId(this.id),
-      snapshot: { status: isTerminal(status) ? 'done' : 'active', value: status, context, children: {}, historyValue: {} } as never,
+      snapshot: { status: isTerminal(status) ? 'done' : 'active', value: status, context, children: NONE, historyValue: NONE } as never,
       input: RESTORED_INPUT,
     });
     this.ref.start();

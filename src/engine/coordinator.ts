@@ -112,6 +112,11 @@ export class Coordinator {
     return status;
   }
 
+  /** The owner of an execution this engine holds live (undefined when it holds none by that id). */
+  ownerOf(executionId: string): string | undefined {
+    return this.lifecycles.actors.get(executionId)?.meta.owner;
+  }
+
   queueDepth(): Record<Priority, number> {
     return this.lifecycles.queueDepth();
   }

@@ -189,15 +189,17 @@ export class Lifecycles {
 
   /** Resolves with the run's final status once every execution in it is terminal. */
   async waitForRun(runId: string): Promise<RunStatus | null> {
-    const pending = new Promise<RunStatus>((resolve) => {
-      const list = this.runWaiters.get(runId) ?? [];
-      list.push(resolve);
-      this.runWaiters.set(runId, list);
-    });
+    // Registered before the store is read: the run may end in between.
+    let waiter!: (status: RunStatus) => void;
+    const pending = new Promise<RunStatus>((resolve) => (waiter = resolve));
+    this.runWaiters.set(runId, [...(this.runWaiters.get(runId) ?? []), waiter]);
     const run = await this.options.store.getRun(runId);
-    if (!run) return null;
-    if (run.status !== 'PENDING' && run.status !== 'RUNNING') return run.status;
-    return pending;
+    if (run && (run.status === 'PENDING' || run.status === 'RUNNING')) return pending;
+    // Nothing to wait for: the waiter goes, or it would stay for ever.
+    const rest = (this.runWaiters.get(runId) ?? []).filter((w) => w !== waiter);
+    if (rest.length > 0) this.runWaiters.set(runId, rest);
+    else this.runWaiters.delete(runId);
+    return run ? run.status : null;
   }
 
   onRunFinished(listener: (run: FinishedRun) => void): () => void {

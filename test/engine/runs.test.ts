@@ -128,6 +128,17 @@ describe('runs through the embedded engine', () => {
     expect((await store.listExecutions({ limit: 100 })).items).toHaveLength(4);
   });
 
+  it('waiting for a run that has already ended answers at once and keeps nothing for later', async () => {
+    await using t = await startEngine();
+    const { coordinator } = t.engine;
+    const run = await coordinator.submitRun({ items: [item('done')] }, ADMIN);
+    expect(await coordinator.waitForRun(run.id)).toBe('PASSED');
+    for (let i = 0; i < 5; i++) expect(await coordinator.waitForRun(run.id)).toBe('PASSED');
+    await expect(coordinator.waitForRun('run_00000000000000000000000000')).rejects.toThrow(/not found/);
+    const waiters = (coordinator as unknown as { lifecycles: { runWaiters: Map<string, unknown[]> } }).lifecycles.runWaiters;
+    expect(waiters.size).toBe(0);
+  });
+
   it('the same idempotency key submitted twice at once makes one run; the loser gets it too and leaves no actor behind', async () => {
     await using t = await startEngine();
     const { coordinator, store } = t.engine;

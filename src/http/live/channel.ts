@@ -93,6 +93,7 @@ export async function startLiveChannel(deps: LiveDeps, options: LiveOptions = {}
     logger,
     batchSize,
     ownerCacheSize: options.ownerCacheSize ?? 50_000,
+    ownerOf: (executionId) => api.coordinator.ownerOf(executionId),
     afterBatch: () => {
       checkBacklogs();
       // Published messages may still sit in uWS's topic tree this tick; look again once they are written.

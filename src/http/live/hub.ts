@@ -18,6 +18,8 @@ export interface LiveHubOptions {
   batchSize: number;
   /** Execution owners remembered (for `user:` topics). */
   ownerCacheSize: number;
+  /** The owner of an execution the engine holds live, without a store read (undefined when not held). */
+  ownerOf?: (executionId: string) => string | undefined;
   /** Called after every published batch, in the same tick (the slow-consumer check). */
   afterBatch: () => void;
 }
@@ -141,7 +143,7 @@ export class LiveHub {
     const owners = new Map<string, string>();
     const missing = new Set<string>();
     for (const e of events) {
-      const owner = this.owners.get(e.executionId);
+      const owner = this.owners.get(e.executionId) ?? this.options.ownerOf?.(e.executionId);
       if (owner === undefined) missing.add(e.executionId);
       else owners.set(e.executionId, owner);
     }
