@@ -16,7 +16,7 @@
  * round). BENCH_N is not used.
  */
 import { log, main, type ScenarioResult } from './common.js';
-import { allOk, countByType, line, messageBytes, peerRound, roundDetails, startLive, troupeRound, whole, type Live } from './ws-live.js';
+import { allOk, countByType, liveResult, line, messageBytes, peerRound, roundDetails, startLive, troupeRound, whole, type Live } from './ws-live.js';
 import { profileRound } from './profiling.js';
 import { startWsPeer } from './ws-peer.js';
 
@@ -31,7 +31,6 @@ main(SCENARIO, async (): Promise<ScenarioResult> => {
   const procs = whole('BENCH_WS_CLIENT_PROCS', 1);
   const leadMs = whole('BENCH_WS_LEAD_MS', 2000);
   const live: Live = await startLive({ scenario: SCENARIO, subscribers, procs });
-  const { engine } = live;
   try {
     const run = async (n: number) => {
       const scheduledAt = Date.now() + leadMs;
@@ -84,20 +83,7 @@ main(SCENARIO, async (): Promise<ScenarioResult> => {
         ...roundDetails('troupe', troupe, subscribers),
         ...roundDetails('ws', ws, subscribers),
       };
-      return {
-        scenario: SCENARIO,
-        n: items,
-        concurrency: subscribers,
-        threads: engine.pool?.threads ?? 0,
-        wallMs: troupe.windowMs,
-        throughput: troupe.rate,
-        latency: troupe.latency,
-        cpuMs: troupe.serverCpuMs + troupe.clientCpuMs,
-        otherCpuMs: troupe.otherCpuMs,
-        okCount: troupe.exact,
-        allOk: allOk(troupe, subscribers),
-        details,
-      };
+      return liveResult(SCENARIO, live, items, subscribers, troupe, details);
     } finally {
       await peer.close();
     }

@@ -15,7 +15,7 @@ import { startServer } from '../src/http/server.js';
 import type { LogEntry } from '../src/store/store.port.js';
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import { WebSocket } from 'ws';
-import { cpuMsSince, log, machineBusyMs, otherCpuMsSince, preciseNow, type LatencySummary } from './common.js';
+import { cpuMsSince, log, machineBusyMs, otherCpuMsSince, preciseNow, type LatencySummary, type ScenarioResult } from './common.js';
 import { mergeInto, newHistogram, summarizeHistogram } from './histogram.js';
 import type { Collected } from './ws-clients.js';
 import { startServiceEngine, type ServiceEngine } from './service-engine.js';
@@ -356,6 +356,31 @@ export function messageBytes(texts: readonly string[]): { meanTransitionBytes: n
   }
   const mean = ([bytes = 0, n = 0]: number[]) => (n === 0 ? 0 : Math.round(bytes / n));
   return { meanTransitionBytes: mean(sizes.t), meanStepBytes: mean(sizes.s) };
+}
+
+/** A live-channel scenario's result: the Troupe round's figures, with `details`. */
+export function liveResult(
+  scenario: string,
+  live: Live,
+  items: number,
+  subscribers: number,
+  troupe: Round,
+  details: ScenarioResult['details'],
+): ScenarioResult {
+  return {
+    scenario,
+    n: items,
+    concurrency: subscribers,
+    threads: live.engine.pool?.threads ?? 0,
+    wallMs: troupe.windowMs,
+    throughput: troupe.rate,
+    latency: troupe.latency,
+    cpuMs: troupe.serverCpuMs + troupe.clientCpuMs,
+    otherCpuMs: troupe.otherCpuMs,
+    okCount: troupe.exact,
+    allOk: allOk(troupe, subscribers),
+    details,
+  };
 }
 
 /** The details both scenarios report for a round, prefixed `troupe…` or `ws…`. */

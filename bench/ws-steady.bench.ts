@@ -18,7 +18,7 @@
  */
 import type { LogEntry } from '../src/store/store.port.js';
 import { log, main, summarize, type ScenarioResult } from './common.js';
-import { allOk, countByType, line, messageBytes, peerRound, roundDetails, startLive, troupeRound, whole, type Live, type Round } from './ws-live.js';
+import { allOk, countByType, liveResult, line, messageBytes, peerRound, roundDetails, startLive, troupeRound, whole, type Live, type Round } from './ws-live.js';
 import { profileRound } from './profiling.js';
 import { startWsPeer } from './ws-peer.js';
 
@@ -67,7 +67,6 @@ main(SCENARIO, async (): Promise<ScenarioResult> => {
   const leadMs = whole('BENCH_WS_LEAD_MS', 4000);
   const withPeer = process.env.BENCH_WS_PEER !== '0';
   const live: Live = await startLive({ scenario: SCENARIO, subscribers, procs });
-  const { engine } = live;
   try {
     /** One run of `items` no-op items, one falling due every `spacingMs`, the first `leadMs` from now. */
     const steadyRun = async (items: number, spacingMs: number) => {
@@ -173,20 +172,7 @@ main(SCENARIO, async (): Promise<ScenarioResult> => {
       ...roundDetails('troupe', troupe, subscribers),
       ...(ws ? roundDetails('ws', ws, subscribers) : {}),
     };
-    return {
-      scenario: SCENARIO,
-      n: items,
-      concurrency: subscribers,
-      threads: engine.pool?.threads ?? 0,
-      wallMs: troupe.windowMs,
-      throughput: troupe.rate,
-      latency: troupe.latency,
-      cpuMs: troupe.serverCpuMs + troupe.clientCpuMs,
-      otherCpuMs: troupe.otherCpuMs,
-      okCount: troupe.exact,
-      allOk: allOk(troupe, subscribers),
-      details,
-    };
+    return liveResult(SCENARIO, live, items, subscribers, troupe, details);
   } finally {
     await live.close();
   }
