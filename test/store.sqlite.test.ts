@@ -158,14 +158,41 @@ describe('sqlite: the writer thread', () => {
     expect((await store.logSince(0, 10)).map((e) => e.executionId)).toEqual([a.id, b.id]);
   });
 
+  it('flush waits for the writes made before it, not for later ones: it resolves under a steady stream of writes', async () => {
+    await using s = open({ commitDelayMs: 100 });
+    const { store } = s;
+    await store.createExecution(makeExecution()); // the thread is up
+    const first = makeExecution();
+    const before = store.createExecution(first);
+    let flushed = false;
+    let storedAtFlush: boolean | undefined;
+    const flush = store.flush().then(async () => {
+      flushed = true;
+      storedAtFlush = (await store.getExecution(first.id)) !== null;
+    });
+    // A write every turn from now on: some batch is always in flight, so the writer is never idle. The stream stops
+    // when the flush resolves, or after 200 of its own writes were answered (a flush that waited for idle).
+    const stream: Promise<unknown>[] = [];
+    let answered = 0;
+    while (!flushed && answered < 200) {
+      stream.push(store.createExecution(makeExecution()).then(() => answered++));
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    expect(flushed).toBe(true);
+    await Promise.all([before, flush, ...stream]);
+    expect(storedAtFlush).toBe(true);
+  });
+
   it('fails pending and later writes, instead of hanging, when the writer thread dies', async () => {
     await using s = open({ commitDelayMs: 200 });
     const { store } = s;
     await store.createExecution(makeExecution());
     const worker = (store as unknown as { writer: { worker: { terminate(): Promise<number> } } }).writer.worker;
     const pending = store.createExecution(makeExecution());
+    expect(store.failure()).toBeNull();
     await worker.terminate();
     await expect(pending).rejects.toThrow(/store writer stopped/);
+    expect(store.failure()?.name).toBe('StoreWriteError');
     await expect(store.createExecution(makeExecution())).rejects.toThrow(/store writer stopped/);
     await expect(store.flush()).resolves.toBeUndefined();
   });

@@ -161,7 +161,7 @@ export class Lifecycles {
         const run = await this.options.store.getRun(runId);
         if (run) for (const listener of this.runListeners) listener({ id: runId, status, createdAt: run.createdAt, finishedAt: at });
       }
-    })();
+    })().catch((err: unknown) => this.options.logger.error({ err, runId, status }, 'run status not stored'));
   }
 
   private transitioned(actor: ExecutionActor, record: TransitionRecord): void {
@@ -179,8 +179,15 @@ export class Lifecycles {
 
   /** The in-memory actor disagrees with the store: rebuild it from the stored record. */
   private async resync(actor: ExecutionActor, outcome: Exclude<WriteOutcome, 'applied'> | Error): Promise<void> {
-    this.options.logger.warn({ executionId: actor.id, outcome: String(outcome) }, 'transition not stored; resyncing');
     actor.finish();
+    const failure = this.options.store.failure();
+    if (failure) {
+      // The store takes no more writes: rebuilding the actor would only retry the same write for ever (and start a
+      // RUNNING execution's job again). What is stored stays as it is; a restart resumes it.
+      this.options.logger.error({ executionId: actor.id, err: failure }, 'transition not stored: the store takes no more writes; the execution resumes after a restart');
+      return;
+    }
+    this.options.logger.warn({ executionId: actor.id, outcome: String(outcome) }, 'transition not stored; resyncing');
     const record = await this.options.store.getExecution(actor.id);
     if (record && !isTerminal(record.status) && !this.actors.has(record.id) && !this.stopped) {
       this.spawn(record).enter(record.status);

@@ -103,8 +103,10 @@ export async function startServer(options: ServerOptions): Promise<Server> {
   agentRoutes(api, register);
   register('get', '/healthz', 0, () => ({ status: 200, body: { status: 'ok' } }));
   register('get', '/readyz', 0, async () => {
+    const failure = engine.store.failure();
     const [store, bus] = await Promise.allSettled([
-      engine.store.getExecution('exe_00000000000000000000000000'),
+      // A store that reads but can no longer write is not ready either.
+      failure ? Promise.reject(failure) : engine.store.getExecution('exe_00000000000000000000000000'),
       engine.bus.ping(2000),
     ]);
     if (store.status === 'fulfilled' && bus.status === 'fulfilled') {

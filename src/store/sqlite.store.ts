@@ -249,6 +249,10 @@ export class SqliteStore implements Store {
     return this.writer.flush();
   }
 
+  failure(): Error | null {
+    return this.writer.failed;
+  }
+
   async close(): Promise<void> {
     await this.writer.close();
     this.db.close();

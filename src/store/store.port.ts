@@ -227,7 +227,9 @@ export interface Store {
   revokeApiKey(id: string, at: number): Promise<boolean>;
   appendAudit(entry: AuditEntry): Promise<void>;
   listAudit(limit: number): Promise<AuditEntry[]>;
-  /** Waits until every accepted write is durable. */
+  /** Waits until every write accepted before the call is durable (or has failed); later writes do not hold it up. */
   flush(): Promise<void>;
+  /** The error that stopped this store taking writes for good (its writer died), or null while it takes them. */
+  failure(): Error | null;
   close(): Promise<void>;
 }

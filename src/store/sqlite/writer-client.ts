@@ -31,16 +31,22 @@ export class WriterClient {
   private readonly inFlight = new Map<number, Waiter[]>();
   private nextId = 1;
   private scheduled = false;
-  private idleWaiters: (() => void)[] = [];
+  /** flush() calls waiting for every batch up to `upTo` to be answered. */
+  private barriers: { upTo: number; resolve: () => void }[] = [];
   private failure: Error | null = null;
   private closing: Promise<void> | null = null;
   private exited = false;
 
   constructor(private readonly config: WriterConfig) {}
 
+  /** Why the writer stopped taking writes for good, or null. */
+  get failed(): Error | null {
+    return this.failure;
+  }
+
   write(op: WriteOp): Promise<WriteValue> {
-    if (this.failure) return Promise.reject(this.failure);
     if (this.closing) return Promise.reject(new StoreWriteError('the store is closed'));
+    if (this.failure) return Promise.reject(this.failure);
     return new Promise((resolve, reject) => {
       this.ops.push(op);
       this.waiters.push({ resolve, reject });
@@ -54,10 +60,15 @@ export class WriterClient {
     });
   }
 
-  /** Resolves once every write accepted so far is durable (or has failed). */
+  /**
+   * Resolves once every write accepted so far is durable (or has failed). A barrier: writes made after the call
+   * do not hold it up, so it resolves under a steady stream of writes too.
+   */
   flush(): Promise<void> {
-    if (this.idle()) return Promise.resolve();
-    return new Promise((resolve) => this.idleWaiters.push(resolve));
+    if (this.ops.length > 0) this.send();
+    const upTo = this.nextId - 1;
+    if (this.failure || !this.waitingFor(upTo)) return Promise.resolve();
+    return new Promise((resolve) => this.barriers.push({ upTo, resolve }));
   }
 
   /** Commits what is queued, then stops the thread. */
@@ -78,6 +89,12 @@ export class WriterClient {
     return this.ops.length === 0 && this.inFlight.size === 0;
   }
 
+  /** Whether a batch numbered `upTo` or lower is still unanswered (batches are sent and answered in order). */
+  private waitingFor(upTo: number): boolean {
+    for (const id of this.inFlight.keys()) return id <= upTo;
+    return false;
+  }
+
   private start(): Worker {
     const file = threadEntry(import.meta.url, 'writer.thread.js');
     if (!existsSync(file)) throw new StoreWriteError(`the store writer entry ${file} does not exist: run \`npm run build\` first`);
@@ -86,9 +103,10 @@ export class WriterClient {
       if (reply.type === 'done') this.settle(reply.batches);
     });
     worker.on('error', (err) => this.fail(new StoreWriteError(`the store writer failed: ${err.message}`)));
+    // After a close too: a write still waiting then (the thread exited before answering it) fails, not hangs.
     worker.on('exit', (code) => {
       this.exited = true;
-      if (!this.closing) this.fail(new StoreWriteError(`the store writer stopped (exit code ${code})`));
+      this.fail(new StoreWriteError(`the store writer stopped (exit code ${code})`));
     });
     return worker;
   }
@@ -101,7 +119,7 @@ export class WriterClient {
       try {
         worker = this.worker = this.start();
       } catch (err) {
-        return this.fail(err instanceof Error ? err : new Error(String(err)));
+        return this.fail(err instanceof StoreWriteError ? err : new StoreWriteError(`the store writer did not start: ${err instanceof Error ? err.message : String(err)}`));
       }
     }
     const id = this.nextId++;
@@ -126,11 +144,11 @@ export class WriterClient {
         else waiter.reject(new StoreWriteError(result?.err.message ?? 'no result from the store writer', result?.err.code));
       }
     }
-    if (this.idle()) {
-      this.worker?.unref();
-      const waiters = this.idleWaiters;
-      this.idleWaiters = [];
-      for (const resolve of waiters) resolve();
+    if (this.idle()) this.worker?.unref();
+    if (this.barriers.length > 0) {
+      const waiting = this.barriers;
+      this.barriers = waiting.filter((b) => this.waitingFor(b.upTo));
+      for (const b of waiting) if (!this.waitingFor(b.upTo)) b.resolve();
     }
   }
 
@@ -143,8 +161,8 @@ export class WriterClient {
     this.ops = [];
     this.waiters = [];
     for (const waiter of waiting) waiter.reject(err);
-    const idle = this.idleWaiters;
-    this.idleWaiters = [];
-    for (const resolve of idle) resolve();
+    const barriers = this.barriers;
+    this.barriers = [];
+    for (const b of barriers) b.resolve();
   }
 }
