@@ -183,6 +183,19 @@ describe('sqlite: the writer thread', () => {
     expect(storedAtFlush).toBe(true);
   });
 
+  it('a writer thread that dies while the store closes fails the writes it held; close does not hang', async () => {
+    await using s = open({ commitDelayMs: 300 });
+    const { store } = s;
+    await store.createExecution(makeExecution()); // the thread is up
+    const worker = (store as unknown as { writer: { worker: { terminate(): Promise<number> } } }).writer.worker;
+    const pending = store.createExecution(makeExecution());
+    await new Promise((resolve) => setImmediate(resolve)); // sent: its commit is held
+    const closed = store.close();
+    await worker.terminate();
+    await expect(pending).rejects.toThrow(/store writer stopped/);
+    await expect(closed).resolves.toBeUndefined();
+  });
+
   it('fails pending and later writes, instead of hanging, when the writer thread dies', async () => {
     await using s = open({ commitDelayMs: 200 });
     const { store } = s;
