@@ -1,5 +1,5 @@
 import { consumeResultBatches, type Bus, type Consumer, type DeadLetter, type Delivery, type JobOutcome, type JobResult } from '../bus/bus.port.js';
-import type { EventType } from '../core/statuses.js';
+import { isTerminal, type EventType } from '../core/statuses.js';
 import type { Store, WriteOutcome } from '../store/store.port.js';
 import type { Lifecycles } from './lifecycles.js';
 
@@ -55,8 +55,10 @@ export class Results {
     if (!actor || !actor.jobFinished(result.jobId)) {
       // Stale: the attempt already ended (cancel, abort, the engine's timeout) or this is a duplicate. Its
       // steps are still worth keeping when that attempt has none (the store never overwrites any); an attempt
-      // still going (paused and resumed: a new job) reports its own.
-      if (result.steps.length === 0 || (actor && actor.context.attempt === result.attempt)) return delivery.ack();
+      // still going (paused and resumed: a new job) reports its own. An execution that ended while its end is
+      // still being stored has no attempt going: its runner's report can come back before that commit.
+      const going = actor !== undefined && !isTerminal(actor.status) && actor.context.attempt === result.attempt;
+      if (result.steps.length === 0 || going) return delivery.ack();
       const { executionId, attempt, steps: items } = result;
       void this.store
         .getExecution(executionId)
