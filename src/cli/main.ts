@@ -19,14 +19,14 @@ program
   .argument('<file>', 'a file holding a POST /v1/runs body, or a directory of such files')
   .option('--wait', 'wait until every execution has finished (always so in embedded mode)', true)
   .option('--junit <path>', 'write a JUnit XML report')
+  .option('--json <path>', 'write the JSON report (the same as GET /v1/runs/:id/report)')
   .option('--server <url>', 'submit to a Troupe server instead of running in-process (or TROUPE_SERVER)')
   .option('--token <token>', 'API key or JWT for --server (or TROUPE_TOKEN)')
-  .action(async (file: string, opts: { wait?: boolean; junit?: string; server?: string; token?: string }) => {
+  .action(async (file: string, opts: { wait?: boolean; junit?: string; json?: string; server?: string; token?: string }) => {
     const server = opts.server ?? process.env.TROUPE_SERVER;
     const token = opts.token ?? process.env.TROUPE_TOKEN;
-    process.exitCode = server
-      ? await remoteRunCommand(file, { server, ...(token ? { token } : {}), ...(opts.junit ? { junit: opts.junit } : {}) })
-      : await runCommand(file, opts);
+    const files = { ...(opts.junit ? { junit: opts.junit } : {}), ...(opts.json ? { json: opts.json } : {}) };
+    process.exitCode = server ? await remoteRunCommand(file, { server, ...(token ? { token } : {}), ...files }) : await runCommand(file, { ...opts, ...files });
   });
 
 program

@@ -1,12 +1,12 @@
 import WebSocket from 'ws';
 import type { TransitionEvent } from '../bus/bus.port.js';
 import { TroupeError } from '../core/errors.js';
-import { isTerminal, type Status } from '../core/statuses.js';
-import type { ReportCase } from '../report/junit.js';
+import { isTerminal } from '../core/statuses.js';
+import type { RunReport } from '../report/run-report.js';
 import { ApiClient } from './api-client.js';
 import { Progress } from './progress.js';
 import { readRunFile } from './run-file.js';
-import { finishRun, reportCases, statusExitCode } from './summary.js';
+import { finishRun, statusExitCode, type ReportFiles } from './summary.js';
 
 interface LiveMessage {
   op?: string;
@@ -84,32 +84,8 @@ async function finalRun(client: ApiClient, runId: string): Promise<{ status: str
   }
 }
 
-async function remoteCases(client: ApiClient, executionIds: string[]): Promise<ReportCase[]> {
-  const cases: ReportCase[] = [];
-  for (const id of executionIds) {
-    const [e, events, steps] = await Promise.all([
-      client.request<{ name: string; type: string; status: Status; attempt: number }>('GET', `/v1/executions/${id}`),
-      client.all<{ to: Status; at: string; reason: string | null }>(`/v1/executions/${id}/events`),
-      client.request<{
-        items: { attempt: number; name: string; status: string; durationMs: number; output?: string; error?: { message: string }; caseOf?: number }[];
-      }>(
-        'GET',
-        `/v1/executions/${id}/steps`,
-      ),
-    ]);
-    cases.push(
-      ...reportCases({
-        ...e.body,
-        events: events.map((ev) => ({ ...ev, at: Date.parse(ev.at) })),
-        steps: steps.body.items,
-      }),
-    );
-  }
-  return cases;
-}
-
 /** `troupe run <file> --server URL`: submits through the API and follows the live channel. */
-export async function remoteRunCommand(path: string, options: { server: string; token?: string; junit?: string }): Promise<number> {
+export async function remoteRunCommand(path: string, options: { server: string; token?: string } & ReportFiles): Promise<number> {
   const out = (line: string) => process.stdout.write(`${line}\n`);
   const body = await readRunFile(path);
   body.context ??= 'CI_CD';
@@ -133,10 +109,9 @@ export async function remoteRunCommand(path: string, options: { server: string; 
   } finally {
     progress.stop();
   }
-  const final = await finalRun(client, run.id);
-  const cases = await remoteCases(client, run.executionIds);
-  const name = typeof body.name === 'string' ? body.name : final.name;
-  return finishRun(out, { id: run.id, name, status: final.status, startedAt: started }, cases, options.junit);
+  await finalRun(client, run.id);
+  const { body: report } = await client.request<RunReport<{ id: string; name: string; status: string }>>('GET', `/v1/runs/${run.id}/report`);
+  return finishRun(out, report, started, options);
 }
 
 /** `troupe status <id> --server URL`. */

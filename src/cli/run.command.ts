@@ -3,15 +3,14 @@ import { CONFIG_DEFAULTS, loadConfig } from '../core/config.js';
 import { createLogger } from '../core/log.js';
 import { RunRequestSchema } from '../core/schemas.js';
 import { createEngine } from '../engine/create-engine.js';
-import type { ReportCase } from '../report/junit.js';
-import type { Store } from '../store/store.port.js';
+import { storedRunReport } from '../report/stored-tests.js';
+import { runView } from '../http/views.js';
 import { Progress } from './progress.js';
 import { readRunFile } from './run-file.js';
-import { finishRun, reportCases as casesOf } from './summary.js';
+import { finishRun, type ReportFiles } from './summary.js';
 
-export interface RunCommandOptions {
+export interface RunCommandOptions extends ReportFiles {
   wait?: boolean;
-  junit?: string;
 }
 
 const LOCAL_PRINCIPAL = { id: 'local', roles: ['admin'] as const };
@@ -70,23 +69,13 @@ export async function runCommand(path: string, options: RunCommandOptions): Prom
     progress.stop();
     if (typeof status === 'number') return status;
     unsubscribe();
-    const cases = await reportCases(engine.store, run.executionIds);
-    const name = typeof body.name === 'string' ? body.name : run.id;
-    return await finishRun(out, { id: run.id, name, status, startedAt: started }, cases, options.junit);
+    const stored = await engine.store.getRun(run.id);
+    if (!stored) throw new Error(`run ${run.id} is not in the store`);
+    const report = await storedRunReport(engine.store, stored, runView(stored, await engine.store.runCounts(run.id)));
+    return await finishRun(out, report, started, options);
   } finally {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
     await engine.close();
   }
-}
-
-async function reportCases(store: Store, executionIds: string[]): Promise<ReportCase[]> {
-  const cases: ReportCase[] = [];
-  for (const id of executionIds) {
-    const execution = await store.getExecution(id);
-    if (!execution) continue;
-    const [events, steps] = await Promise.all([store.listEvents(id), store.listSteps(id)]);
-    cases.push(...casesOf({ ...execution, events, steps }));
-  }
-  return cases;
 }

@@ -81,6 +81,13 @@ export function openApiDocument(version: string) {
       },
       '/v1/runs/{id}': { get: { summary: 'Get a run with live counts', parameters: [idParam], responses: { '200': ok('the run'), ...common } } },
       '/v1/runs/{id}/executions': { get: { summary: "A run's executions", parameters: [idParam, ...listParams, enumParam('status', STATUSES)], responses: { '200': ok('{ items, next }'), ...common } } },
+      '/v1/runs/{id}/report': {
+        get: {
+          summary: "A run's report: summary, tests, failures, retries and flaky marks (JSON) or JUnit XML",
+          parameters: [idParam, enumParam('format', ['json', 'junit'])],
+          responses: { '200': ok('{ run, summary, tests } or JUnit XML'), ...common },
+        },
+      },
       '/v1/runs/{id}/cancel': { post: { summary: 'Cancel a run', parameters: [idParam], responses: { '202': ok('cancelling'), ...common, ...errors(403, 409) } } },
       '/v1/testcases': {
         post: { summary: 'Store a test case', requestBody: { required: true, ...json(TestItemSchema) }, responses: { '201': ok('the test case'), ...common, ...errors(400, 403) } },

@@ -36,7 +36,8 @@ describe('troupe run --server', () => {
       }),
     );
     const junit = join(dir, 'remote.xml');
-    const { code, stdout, stderr } = await troupe(['run', file, '--server', s.url, '--junit', junit], { TROUPE_TOKEN: token });
+    const json = join(dir, 'remote.report.json');
+    const { code, stdout, stderr } = await troupe(['run', file, '--server', s.url, '--junit', junit, '--json', json], { TROUPE_TOKEN: token });
     expect(stderr).toBe('');
     expect(stdout).toMatch(/Submitted run run_\w+ on http:\/\/127\.0\.0\.1:\d+: 2 execution\(s\)/);
     expect(stdout).toMatch(/✓ ok PASSED/);
@@ -47,6 +48,10 @@ describe('troupe run --server', () => {
     expect(xml).toContain('tests="2"');
     expect(xml).toContain('<error');
     const runId = /run (run_\w+)/.exec(stdout)![1]!;
+    // The server's own report (GET /v1/runs/:id/report), written as it came.
+    const report = JSON.parse(readFileSync(json, 'utf8')) as { run: { id: string }; summary: Record<string, number> };
+    expect(report.run.id).toBe(runId);
+    expect(report.summary).toMatchObject({ total: 2, passed: 1, errors: 1 });
     const status = await troupe(['status', runId, '--server', s.url, '--token', token]);
     expect(JSON.parse(status.stdout)).toMatchObject({ id: runId, status: 'FAILED', counts: { PASSED: 1, ERROR: 1 } });
     expect(status.code).toBe(1);

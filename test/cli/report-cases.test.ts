@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { reportCases } from '../../src/cli/summary.js';
+import { reportTests } from '../../src/report/run-report.js';
 import { toJunitXml } from '../../src/report/junit.js';
 
 /** JUnit cases (SPEC §7): one per BDD scenario or outline row, one per execution otherwise. */
@@ -11,7 +11,8 @@ describe('report cases', () => {
   const step = (name: string, status: string, attempt = 2, extra: Record<string, unknown> = {}) => ({ attempt, name, status, durationMs: 10, ...extra });
 
   it('splits a BDD execution into its scenarios of the last attempt, worst step status first', () => {
-    const cases = reportCases({
+    const cases = reportTests({
+      id: 'exe_1',
       name: 'checkout',
       type: 'BDD',
       status: 'FAILED',
@@ -38,7 +39,8 @@ describe('report cases', () => {
   });
 
   it('adds one case per JUnit test case an exec step ingested, after the execution’s own', () => {
-    const cases = reportCases({
+    const cases = reportTests({
+      id: 'exe_1',
       name: 'unit suite',
       type: 'GENERIC',
       status: 'FAILED',
@@ -59,9 +61,9 @@ describe('report cases', () => {
   });
 
   it('keeps one case for a BDD execution without steps, and for other types', () => {
-    const bare = reportCases({ name: 'cancelled early', type: 'BDD', status: 'FAILED', attempt: 1, events, steps: [] });
+    const bare = reportTests({ id: 'exe_1', name: 'cancelled early', type: 'BDD', status: 'FAILED', attempt: 1, events, steps: [] });
     expect(bare.map((c) => c.name)).toEqual(['cancelled early']);
-    const generic = reportCases({ name: 'g', type: 'GENERIC', status: 'FAILED', attempt: 2, events, steps: [step('Pay › x', 'FAILED')] });
+    const generic = reportTests({ id: 'exe_1', name: 'g', type: 'GENERIC', status: 'FAILED', attempt: 2, events, steps: [step('Pay › x', 'FAILED')] });
     expect(generic.map((c) => c.name)).toEqual(['g']);
   });
 });

@@ -97,9 +97,24 @@ describe('troupe run (embedded)', () => {
           { name: 'unreachable', type: 'GENERIC', retry: { maxAttempts: 1 }, steps: [{ action: 'http', request: { method: 'GET', url: 'http://127.0.0.1:1/' } }] },
         ],
       });
-      const { code, stdout } = await troupe(['run', path, '--junit', junit]);
+      const json = join(dir, 'report.json');
+      const { code, stdout } = await troupe(['run', path, '--junit', junit, '--json', json]);
       expect(code).toBe(1);
       expect(stdout).toContain('1 passed, 2 failed, 0 skipped');
+      // The JSON report: the same model as GET /v1/runs/:id/report (SPEC §8).
+      const report = JSON.parse(readFileSync(json, 'utf8')) as {
+        run: { name: string; status: string };
+        summary: Record<string, number>;
+        tests: { name: string; status: string; failure?: { message: string } }[];
+      };
+      expect(report.run).toMatchObject({ name: 'mixed', status: 'FAILED' });
+      expect(report.summary).toMatchObject({ total: 3, passed: 1, failed: 1, errors: 1, skipped: 0, retried: 0, flaky: 0 });
+      expect(report.tests.map((t) => [t.name, t.status])).toEqual([
+        ['ok', 'PASSED'],
+        ['broken', 'FAILED'],
+        ['unreachable', 'ERROR'],
+      ]);
+      expect(report.tests[1]?.failure?.message).toContain('expected status 200, got 500');
       const xml = new XMLParser({ ignoreAttributes: false, attributeNamePrefix: '' }).parse(readFileSync(junit, 'utf8'));
       const suite = xml.testsuites.testsuite;
       expect(suite).toMatchObject({ tests: '3', failures: '1', errors: '1' });

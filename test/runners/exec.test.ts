@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ADMIN, FIXTURE_WORKER, item, startEngine, tempDir, waitFor, type TestEngine } from '../helpers/engine.js';
 import { expectError, startTestServer } from '../helpers/server.js';
 import { EXEC_OUTPUT_BYTES } from '../../src/runners/generic/exec.js';
-import { reportCases } from '../../src/cli/summary.js';
+import { reportTests } from '../../src/report/run-report.js';
 import { toJunitXml } from '../../src/report/junit.js';
 
 /**
@@ -259,7 +259,7 @@ describe('exec steps', () => {
     // The ingested cases are marked as the exec step's, and the JUnit report has one testcase for each.
     expect(steps.map((s) => s.caseOf)).toEqual([undefined, 0, 0, undefined]);
     const events = await t.engine.store.listEvents(execution.id);
-    const cases = reportCases({ ...execution, events, steps });
+    const cases = reportTests({ ...execution, events, steps });
     expect(cases.map((c) => [c.name, c.status])).toEqual([
       [execution.name, 'FAILED'],
       [`${execution.name} › math.spec.mjs › math > adds`, 'PASSED'],

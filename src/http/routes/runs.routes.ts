@@ -7,6 +7,10 @@ import type { RouteRegistrar } from '../http-kit.js';
 import { EXECUTION_LIST_QUERY, RUN_QUERY, pageOf, parseQuery } from '../query.js';
 import { STATUSES } from '../../core/statuses.js';
 import { executionView, runView } from '../views.js';
+import { toJunitXml } from '../../report/junit.js';
+import { storedRunReport } from '../../report/stored-tests.js';
+
+const REPORT_QUERY = { format: ['json', 'junit'] } as const;
 
 async function visibleRun(api: Api, id: string, principal: Principal): Promise<RunRecord> {
   const run = await api.store.getRun(id);
@@ -48,6 +52,16 @@ export function runRoutes(api: Api, route: RouteRegistrar): void {
       ...pageOf(q),
     });
     return { status: 200, body: { items: page.items.map(executionView), next: page.next } };
+  }));
+
+  route('get', '/v1/runs/:id/report', 1, authed(api, async (ctx, principal) => {
+    const q = parseQuery(ctx.query, REPORT_QUERY);
+    const run = await visibleRun(api, ctx.params[0] as string, principal);
+    const report = await storedRunReport(api.store, run, runView(run, await api.store.runCounts(run.id)));
+    if (q.values.format === 'junit') {
+      return { status: 200, text: toJunitXml({ name: run.name || run.id, id: run.id, cases: report.tests }), contentType: 'application/xml; charset=utf-8' };
+    }
+    return { status: 200, body: report };
   }));
 
   route('post', '/v1/runs/:id/cancel', 1, authed(api, async (ctx, principal) => {

@@ -23,6 +23,8 @@ export interface ScenarioCase {
   status: CaseStatus;
   durationMs: number;
   reason: string | null;
+  /** The step that decided a case that did not pass (without its scenario label). */
+  step?: string;
   output?: string;
 }
 
@@ -61,6 +63,7 @@ export function scenarioCases(steps: readonly ScenarioStepFacts[]): ScenarioCase
       status,
       durationMs: group.reduce((sum, g) => sum + g.durationMs, 0),
       reason,
+      ...(step ? { step } : {}),
       ...(output ? { output } : {}),
     };
   });
