@@ -1,8 +1,7 @@
-import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ADMIN, FIXTURE_WORKER, item, startEngine, waitFor, type TestEngine } from '../helpers/engine.js';
 import { WorkerPool } from '../../src/pool/worker-pool.js';
+import { expectStepsKeptAfterCancel } from '../helpers/cancel-mid-step.js';
 
 /** One fixture per runner failure mode, run through the whole engine on real worker threads. */
 describe('runner failure modes', () => {
@@ -106,35 +105,7 @@ describe('runner failure modes', () => {
     // An engine of its own whose runners get a long grace to stop: under load the runner's report may take longer
     // than this file's 300 ms, and its thread would be terminated with the steps.
     await using own = await startEngine({}, { pool: { threads: 1, graceMs: 60_000 } });
-    const { coordinator, store } = own.engine;
-    // Step 1 is a request this server holds: once it arrives, the runner has passed step 0 and waits in step 1
-    // (RUNNING in the store says only that the job was handed to the pool).
-    let arrived = false;
-    const target = createServer(() => (arrived = true));
-    await new Promise<void>((resolve) => target.listen(0, '127.0.0.1', resolve));
-    const url = `http://127.0.0.1:${(target.address() as AddressInfo).port}/`;
-    try {
-      const run = await coordinator.submitRun(
-        { items: [item('steps after cancel', [{ action: 'noop' }, { action: 'http', request: { method: 'GET', url } }, { action: 'noop' }])] },
-        ADMIN,
-      );
-      const id = run.executionIds[0]!;
-      await waitFor(() => arrived, 'the runner to wait in step 1');
-      await coordinator.command(id, 'CANCEL', ADMIN);
-      const steps = await waitFor(async () => {
-        const stored = await store.listSteps(id);
-        return stored.length === 3 ? stored : null;
-      }, 'the late steps');
-      expect(steps.map((s) => [s.index, s.status])).toEqual([
-        [0, 'PASSED'],
-        [1, 'CANCELLED'],
-        [2, 'SKIPPED'],
-      ]);
-      expect((await store.getExecution(id))?.status).toBe('CANCELLED');
-    } finally {
-      target.closeAllConnections();
-      target.close();
-    }
+    await expectStepsKeptAfterCancel(own.engine);
   });
 
   it('a cancel as soon as the execution is RUNNING (its job started or not) ends it CANCELLED and leaves the pool free', async () => {

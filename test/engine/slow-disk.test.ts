@@ -1,9 +1,8 @@
-import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { SqliteStore } from '../../src/store/sqlite.store.js';
-import { ADMIN, item, startEngine, tempDir, waitFor } from '../helpers/engine.js';
+import { ADMIN, item, startEngine, tempDir } from '../helpers/engine.js';
+import { expectStepsKeptAfterCancel } from '../helpers/cancel-mid-step.js';
 import { countTurns } from '../helpers/turns.js';
 
 /**
@@ -38,37 +37,10 @@ describe('a slow disk', () => {
   });
 
   it('keeps the steps a cancelled runner reports while the cancel itself is still being committed', async () => {
-    // The runner waits in step 1 on a request this server holds; the cancel's commit is held 300 ms, and the
-    // runner's report of its aborted steps comes back within that time.
-    let arrived = false;
-    const target = createServer(() => (arrived = true));
-    await new Promise<void>((resolve) => target.listen(0, '127.0.0.1', resolve));
-    const url = `http://127.0.0.1:${(target.address() as AddressInfo).port}/`;
+    // The cancel's commit is held 300 ms; the runner's report of its aborted steps comes back within that time.
     const dir = tempDir();
     const store = new SqliteStore({ file: join(dir, 'troupe.db'), commitDelayMs: 300 });
-    try {
-      await using t = await startEngine({}, { store, pool: { threads: 1, graceMs: 60_000 } }, dir);
-      const { coordinator } = t.engine;
-      const run = await coordinator.submitRun(
-        { items: [item('cancelled mid-step', [{ action: 'noop' }, { action: 'http', request: { method: 'GET', url } }, { action: 'noop' }])] },
-        ADMIN,
-      );
-      const id = run.executionIds[0]!;
-      await waitFor(() => arrived, 'the runner to wait in step 1');
-      await coordinator.command(id, 'CANCEL', ADMIN);
-      const steps = await waitFor(async () => {
-        const stored = await store.listSteps(id);
-        return stored.length === 3 ? stored : null;
-      }, 'the steps the runner reported after the cancel');
-      expect(steps.map((s) => [s.index, s.status])).toEqual([
-        [0, 'PASSED'],
-        [1, 'CANCELLED'],
-        [2, 'SKIPPED'],
-      ]);
-      expect((await store.getExecution(id))?.status).toBe('CANCELLED');
-    } finally {
-      target.closeAllConnections();
-      target.close();
-    }
+    await using t = await startEngine({}, { store, pool: { threads: 1, graceMs: 60_000 } }, dir);
+    await expectStepsKeptAfterCancel(t.engine);
   });
 });
