@@ -1,12 +1,16 @@
 import { Command, CommanderError } from 'commander';
 import { TroupeError } from '../core/errors.js';
 import { remoteRunCommand, remoteStatusCommand } from './remote-run.js';
+import type { RunFlags } from './run-file.js';
 import { runCommand } from './run.command.js';
 import { serveCommand } from './serve.command.js';
 import { statusCommand } from './status.command.js';
 import { workerCommand, type WorkerCommandOptions } from './worker.command.js';
 
-/** Exit codes: 0 all passed, 1 something did not pass, 2 bad input or configuration. */
+/**
+ * Exit codes (SPEC §8): 0 all passed or were skipped, 1 a test did not pass (or the engine failed), 2 a bad file,
+ * flag or configuration, 3 the server could not be reached or refused the credentials.
+ */
 const program = new Command()
   .name('troupe')
   .description('Troupe test execution engine')
@@ -20,13 +24,25 @@ program
   .option('--wait', 'wait until every execution has finished (always so in embedded mode)', true)
   .option('--junit <path>', 'write a JUnit XML report')
   .option('--json <path>', 'write the JSON report (the same as GET /v1/runs/:id/report)')
+  .option('--label <key=value>', 'a label on the run (repeatable; over the file\'s labels)', (value: string, all: string[]) => [...all, value], [])
+  .option('--fail-fast', 'stop the rest of the run at the first test that does not pass')
+  .option('--max-parallel <n>', 'at most n of the run\'s executions at once')
+  .option('--priority <priority>', 'the run\'s priority: CRITICAL, HIGH, NORMAL, LOW or DEFERRED')
   .option('--server <url>', 'submit to a Troupe server instead of running in-process (or TROUPE_SERVER)')
   .option('--token <token>', 'API key or JWT for --server (or TROUPE_TOKEN)')
-  .action(async (file: string, opts: { wait?: boolean; junit?: string; json?: string; server?: string; token?: string }) => {
+  .action(async (file: string, opts: RunFlags & { wait?: boolean; junit?: string; json?: string; server?: string; token?: string }) => {
     const server = opts.server ?? process.env.TROUPE_SERVER;
     const token = opts.token ?? process.env.TROUPE_TOKEN;
     const files = { ...(opts.junit ? { junit: opts.junit } : {}), ...(opts.json ? { json: opts.json } : {}) };
-    process.exitCode = server ? await remoteRunCommand(file, { server, ...(token ? { token } : {}), ...files }) : await runCommand(file, { ...opts, ...files });
+    const flags: RunFlags = {
+      ...(opts.label ? { label: opts.label } : {}),
+      ...(opts.failFast ? { failFast: true } : {}),
+      ...(opts.maxParallel !== undefined ? { maxParallel: opts.maxParallel } : {}),
+      ...(opts.priority !== undefined ? { priority: opts.priority } : {}),
+    };
+    process.exitCode = server
+      ? await remoteRunCommand(file, { server, ...(token ? { token } : {}), ...files, flags })
+      : await runCommand(file, { ...files, flags });
   });
 
 program
@@ -60,6 +76,9 @@ program
     process.exitCode = server ? await remoteStatusCommand(id, { server, ...(token ? { token } : {}) }) : await statusCommand(id);
   });
 
+/** The server could not be reached, or would not take these credentials. */
+const SERVER_REFUSED = new Set(['SERVER_UNREACHABLE', 'UNAUTHENTICATED', 'FORBIDDEN']);
+
 try {
   await program.parseAsync(process.argv);
 } catch (err) {
@@ -71,7 +90,7 @@ try {
     if (Array.isArray(details) && details.length > 1) {
       for (const d of details) process.stderr.write(`  ${d.path ?? ''} ${d.message ?? ''}\n`);
     }
-    process.exitCode = ['QUEUE_FULL', 'ENGINE_STOPPED', 'SERVER_UNREACHABLE', 'BUS_UNAVAILABLE', 'INTERNAL'].includes(err.code) ? 1 : 2;
+    process.exitCode = SERVER_REFUSED.has(err.code) ? 3 : ['QUEUE_FULL', 'ENGINE_STOPPED', 'BUS_UNAVAILABLE', 'INTERNAL'].includes(err.code) ? 1 : 2;
   } else {
     process.stderr.write(`troupe: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
     process.exitCode = 1;

@@ -5,7 +5,7 @@ import { isTerminal } from '../core/statuses.js';
 import type { RunReport } from '../report/run-report.js';
 import { ApiClient } from './api-client.js';
 import { Progress } from './progress.js';
-import { readRunFile } from './run-file.js';
+import { applyRunFlags, readRunFile, type RunFlags } from './run-file.js';
 import { finishRun, statusExitCode, type ReportFiles } from './summary.js';
 
 interface LiveMessage {
@@ -85,9 +85,9 @@ async function finalRun(client: ApiClient, runId: string): Promise<{ status: str
 }
 
 /** `troupe run <file> --server URL`: submits through the API and follows the live channel. */
-export async function remoteRunCommand(path: string, options: { server: string; token?: string } & ReportFiles): Promise<number> {
+export async function remoteRunCommand(path: string, options: { server: string; token?: string; flags?: RunFlags } & ReportFiles): Promise<number> {
   const out = (line: string) => process.stdout.write(`${line}\n`);
-  const body = await readRunFile(path);
+  const body = applyRunFlags(await readRunFile(path), options.flags ?? {});
   body.context ??= 'CI_CD';
   const client = new ApiClient(options.server, options.token);
   const started = Date.now();

@@ -38,3 +38,33 @@ async function parseFile(path: string): Promise<Record<string, unknown>> {
   }
   return body as Record<string, unknown>;
 }
+
+/** What `troupe run`'s flags set on the run, over what the file says. */
+export interface RunFlags {
+  /** `key=value`, repeatable: added to the file's labels (a flag wins over the file for the same key). */
+  label?: string[];
+  failFast?: boolean;
+  maxParallel?: string;
+  priority?: string;
+}
+
+/** The run body with the flags applied; a malformed flag is an error naming it (nothing is submitted). */
+export function applyRunFlags(body: Record<string, unknown>, flags: RunFlags): Record<string, unknown> {
+  const out = { ...body };
+  if (flags.label?.length) {
+    const labels: Record<string, unknown> = { ...(out.labels as Record<string, unknown> | undefined) };
+    for (const label of flags.label) {
+      const match = /^([^=\s]+)=(.*)$/s.exec(label);
+      if (!match) throw new TroupeError('VALIDATION_FAILED', `--label ${label}: expected key=value`);
+      labels[match[1] as string] = match[2];
+    }
+    out.labels = labels;
+  }
+  if (flags.failFast) out.failFast = true;
+  if (flags.maxParallel !== undefined) {
+    if (!/^[1-9]\d{0,5}$/.test(flags.maxParallel)) throw new TroupeError('VALIDATION_FAILED', `--max-parallel ${flags.maxParallel}: expected a whole number from 1`);
+    out.maxParallel = Number(flags.maxParallel);
+  }
+  if (flags.priority !== undefined) out.priority = flags.priority;
+  return out;
+}

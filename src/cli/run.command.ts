@@ -6,11 +6,11 @@ import { createEngine } from '../engine/create-engine.js';
 import { storedRunReport } from '../report/stored-tests.js';
 import { runView } from '../http/views.js';
 import { Progress } from './progress.js';
-import { readRunFile } from './run-file.js';
+import { applyRunFlags, readRunFile, type RunFlags } from './run-file.js';
 import { finishRun, type ReportFiles } from './summary.js';
 
 export interface RunCommandOptions extends ReportFiles {
-  wait?: boolean;
+  flags?: RunFlags;
 }
 
 const LOCAL_PRINCIPAL = { id: 'local', roles: ['admin'] as const };
@@ -30,7 +30,7 @@ export function embeddedQueueSize(body: Record<string, unknown>): number {
  */
 export async function runCommand(path: string, options: RunCommandOptions): Promise<number> {
   const out = (line: string) => process.stdout.write(`${line}\n`);
-  const body = await readRunFile(path);
+  const body = applyRunFlags(await readRunFile(path), options.flags ?? {});
   // The bound protects a shared server; here one user runs one file, so the queue is sized to it (an explicit
   // QUEUE_MAX_QUEUE_SIZE still wins).
   const config = loadConfig({ ...process.env, QUEUE_MAX_QUEUE_SIZE: process.env.QUEUE_MAX_QUEUE_SIZE || String(embeddedQueueSize(body)) });

@@ -57,16 +57,23 @@ describe('troupe run --server', () => {
     expect(status.code).toBe(1);
   });
 
-  it('a bad token is a clear error with exit 2, and an unreachable server exit 1', async () => {
+  it('a refused credential or an unreachable server is exit 3 with a one-line message and no stack trace (SPEC §8)', async () => {
     await using s = await startTestServer();
     const file = join(dir, 'one.json');
     writeFileSync(file, JSON.stringify({ items: [{ name: 'x', type: 'GENERIC', steps: [{ action: 'noop' }] }] }));
     const bad = await troupe(['run', file, '--server', s.url, '--token', 'not-a-token']);
-    expect(bad.stderr).toMatch(/401/);
-    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/^troupe: POST \/v1\/runs: 401 /);
+    expect(bad.stderr.trim().split('\n')).toHaveLength(1);
+    expect(bad.code).toBe(3);
+    const viewer = await troupe(['run', file, '--server', s.url, '--token', await s.token('vera', ['viewer'])]);
+    expect(viewer.stderr).toMatch(/^troupe: POST \/v1\/runs: 403 /);
+    expect(viewer.code).toBe(3);
     const down = await troupe(['run', file, '--server', 'http://127.0.0.1:1', '--token', 'x']);
-    expect(down.stderr).toMatch(/cannot reach/);
-    expect(down.code).toBe(1);
+    expect(down.stderr).toMatch(/^troupe: cannot reach http:\/\/127\.0\.0\.1:1: /);
+    expect(down.stderr.trim().split('\n')).toHaveLength(1);
+    expect(down.code).toBe(3);
+    const status = await troupe(['status', 'run_x', '--server', 'http://127.0.0.1:1']);
+    expect(status.code).toBe(3);
   });
 });
 

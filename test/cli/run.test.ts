@@ -154,6 +154,42 @@ describe('troupe run (embedded)', () => {
     }
   });
 
+  it('--label, --fail-fast, --max-parallel and --priority set the run over what the file says', async () => {
+    const path = file('flags.json', { name: 'flags', labels: { repository: 'from/file', team: 'qa' }, items: [{ name: 'x', type: 'GENERIC', steps: [{ action: 'noop' }] }] });
+    const json = join(dir, 'flags.report.json');
+    const args = ['run', path, '--label', 'repository=acme/shop', '--label', 'branch=feature=x', '--fail-fast', '--max-parallel', '2', '--priority', 'HIGH'];
+    const { code, stdout } = await troupe([...args, '--json', json], { TROUPE_DATA_DIR: join(dir, 'flags') });
+    expect(stdout).toContain('1 passed, 0 failed, 0 skipped');
+    expect(code).toBe(0);
+    const { run } = JSON.parse(readFileSync(json, 'utf8')) as { run: Record<string, unknown> };
+    expect(run).toMatchObject({
+      labels: { repository: 'acme/shop', team: 'qa', branch: 'feature=x' },
+      failFast: true,
+      maxParallel: 2,
+      priority: 'HIGH',
+    });
+  });
+
+  it.each([
+    [['--label', 'nokey'], /^troupe: --label nokey: expected key=value$/m],
+    [['--max-parallel', '0'], /^troupe: --max-parallel 0: expected a whole number from 1$/m],
+    [['--max-parallel', 'many'], /^troupe: --max-parallel many: expected a whole number from 1$/m],
+    [['--priority', 'URGENT'], /^troupe: run: unknown priority "URGENT"; expected one of CRITICAL, HIGH, NORMAL, LOW, DEFERRED$/m],
+  ])('a bad flag %j is a clear error, exit 2, nothing stored', async (flag, message) => {
+    const data = join(dir, `bad-flag-${flag.join('-')}`);
+    const { code, stderr } = await troupe(['run', file('flag.json', { items: [{ name: 'x', type: 'GENERIC', steps: [{ action: 'noop' }] }] }), ...flag], {
+      TROUPE_DATA_DIR: data,
+    });
+    expect(stderr).toMatch(message);
+    expect(stderr).not.toMatch(/^\s+at /m);
+    expect(code).toBe(2);
+    if (existsSync(join(data, 'troupe.db'))) {
+      const store = new SqliteStore({ file: join(data, 'troupe.db') });
+      expect((await store.listExecutions({ limit: 10 })).items).toHaveLength(0);
+      await store.close();
+    }
+  });
+
   it('a bad configuration value names the variable and exits 2', async () => {
     const { code, stderr } = await troupe(['run', file('ok.json', { items: [{ name: 'x', type: 'GENERIC', steps: [{ action: 'noop' }] }] })], {
       EXECUTION_MAX_CONCURRENT_JOBS: 'lots',
