@@ -16,7 +16,7 @@
  * round). BENCH_N is not used.
  */
 import { log, main, type ScenarioResult } from './common.js';
-import { allOk, countByType, liveResult, line, messageBytes, peerRound, roundDetails, startLive, troupeRound, whole, type Live } from './ws-live.js';
+import { allOk, countByType, liveResult, runLogDetails, line, peerRound, roundDetails, startLive, troupeRound, whole, type Live } from './ws-live.js';
 import { profileRound } from './profiling.js';
 import { startWsPeer } from './ws-peer.js';
 
@@ -68,14 +68,7 @@ main(SCENARIO, async (): Promise<ScenarioResult> => {
         subscribers,
         clientProcesses: procs,
         runLogEntries: measured.log.length,
-        runLogTransitions: sent.transitions,
-        runLogSteps: sent.steps,
-        messagesPerSubscriber: troupe.texts.length,
-        ...messageBytes(troupe.texts),
-        storeSync: live.service.config.TROUPE_STORE_SYNC,
-        submitMs: measured.submitMs,
-        creationPublishedAfterMs: measured.catchUpMs,
-        subscribeMs: measured.subscribeMs,
+        ...runLogDetails(live, sent, troupe.texts, measured),
         ratio,
         ratioAim: RATIO_AIM,
         p99AimMs: P99_AIM_MS,

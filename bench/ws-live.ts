@@ -383,6 +383,25 @@ export function liveResult(
   };
 }
 
+/** What both scenarios report of the run's log and of how it was submitted and subscribed. */
+export function runLogDetails(
+  live: Live,
+  sent: { transitions: number; steps: number },
+  texts: readonly string[],
+  measured: { submitMs: number; catchUpMs: number; subscribeMs: number },
+): Record<string, string | number> {
+  return {
+    runLogTransitions: sent.transitions,
+    runLogSteps: sent.steps,
+    messagesPerSubscriber: texts.length,
+    ...messageBytes(texts),
+    storeSync: live.service.config.TROUPE_STORE_SYNC,
+    submitMs: measured.submitMs,
+    creationPublishedAfterMs: measured.catchUpMs,
+    subscribeMs: measured.subscribeMs,
+  };
+}
+
 /** The details both scenarios report for a round, prefixed `troupe…` or `ws…`. */
 export function roundDetails(name: string, r: Round, subscribers: number): Record<string, string | number | boolean | null> {
   return {

@@ -18,7 +18,7 @@
  */
 import type { LogEntry } from '../src/store/store.port.js';
 import { log, main, summarize, type ScenarioResult } from './common.js';
-import { allOk, countByType, liveResult, line, messageBytes, peerRound, roundDetails, startLive, troupeRound, whole, type Live, type Round } from './ws-live.js';
+import { allOk, countByType, liveResult, runLogDetails, line, peerRound, roundDetails, startLive, troupeRound, whole, type Live, type Round } from './ws-live.js';
 import { profileRound } from './profiling.js';
 import { startWsPeer } from './ws-peer.js';
 
@@ -157,14 +157,7 @@ main(SCENARIO, async (): Promise<ScenarioResult> => {
       dueLateP50Ms: measured.late.p50,
       dueLateP99Ms: measured.late.p99,
       dueLateMaxMs: measured.late.max,
-      runLogTransitions: sent.transitions,
-      runLogSteps: sent.steps,
-      messagesPerSubscriber: troupe.texts.length,
-      ...messageBytes(troupe.texts),
-      storeSync: live.service.config.TROUPE_STORE_SYNC,
-      submitMs: measured.submitMs,
-      creationPublishedAfterMs: measured.catchUpMs,
-      subscribeMs: measured.subscribeMs,
+      ...runLogDetails(live, sent, troupe.texts, measured),
       p99Ratio,
       rateRatio,
       p99AimMs: P99_AIM_MS,

@@ -1,4 +1,4 @@
-import type { Status } from '../core/statuses.js';
+import { RETRYABLE_OUTCOMES, type Status } from '../core/statuses.js';
 import { scenarioCases } from '../runners/bdd/scenarios.js';
 import type { ReportCase } from './junit.js';
 
@@ -57,7 +57,8 @@ export interface RunReport<R = unknown> {
   tests: ReportTest[];
 }
 
-const FAILED_ATTEMPT = new Set(['FAILED', 'ERROR', 'TIMEOUT']);
+/** A test failed in an attempt when it ended in an outcome a retry policy can retry. */
+const FAILED_ATTEMPT = new Set<string>(RETRYABLE_OUTCOMES);
 const ERRORS = new Set(['ERROR', 'TIMEOUT', 'ABORTED']);
 const SKIPS = new Set(['SKIPPED', 'CANCELLED']);
 const CASE_STATUS: Record<string, Status> = { PASSED: 'PASSED', FAILED: 'FAILED', SKIPPED: 'SKIPPED', ERROR: 'ERROR', TIMEOUT: 'TIMEOUT', CANCELLED: 'CANCELLED' };
@@ -75,10 +76,11 @@ interface Case extends ReportCase {
  */
 export function reportTests(e: ExecutionFacts): ReportTest[] {
   const final = casesOf(e, e.attempt);
-  // What failed before the last attempt, by test name; the execution itself failed an attempt when it was retried.
+  // What failed before the last attempt, by test name (earlier attempts hold scenarios and ingested cases only);
+  // the execution itself failed an attempt when it was retried.
   const failedEarlier = new Set<string>();
   for (let attempt = 1; attempt < e.attempt; attempt++) {
-    for (const c of casesOf(e, attempt)) if (c.name !== e.name && FAILED_ATTEMPT.has(c.status)) failedEarlier.add(c.name);
+    for (const c of casesOf(e, attempt)) if (FAILED_ATTEMPT.has(c.status)) failedEarlier.add(c.name);
   }
   if (e.events.some((ev) => ev.to === 'RETRYING')) failedEarlier.add(e.name);
   return final.map(({ step, ...c }) => ({
