@@ -21,6 +21,7 @@ export const CONFIG_DEFAULTS = {
   QUEUE_MAX_QUEUE_SIZE: 1000,
   QUEUE_BATCH_SIZE: 256,
   QUEUE_AGING_SECONDS: 30,
+  QUEUE_ORDER_BY_DURATION: true,
   WEBSOCKET_ENABLED: true,
   WEBSOCKET_MAX_CONNECTIONS: 10_000,
   WEBSOCKET_HEARTBEAT_INTERVAL: 30,
@@ -56,6 +57,8 @@ export const configSchema = z.object({
   QUEUE_BATCH_SIZE: int(1, 100_000).default(D.QUEUE_BATCH_SIZE),
   /** Seconds of waiting that raise an item's effective priority by one level. */
   QUEUE_AGING_SECONDS: int(1, 86_400).default(D.QUEUE_AGING_SECONDS),
+  /** Within a run, start the tests with the longest recorded durations first (unknown ones first of all). */
+  QUEUE_ORDER_BY_DURATION: bool.default(D.QUEUE_ORDER_BY_DURATION),
   WEBSOCKET_ENABLED: bool.default(D.WEBSOCKET_ENABLED),
   WEBSOCKET_MAX_CONNECTIONS: int(1, 1_000_000).default(D.WEBSOCKET_MAX_CONNECTIONS),
   WEBSOCKET_HEARTBEAT_INTERVAL: int(1, 3600).default(D.WEBSOCKET_HEARTBEAT_INTERVAL),

@@ -121,6 +121,7 @@ export async function createEngine(config: Config, logger: Logger, overrides: En
     maxConcurrent: config.EXECUTION_MAX_CONCURRENT_JOBS,
     maxQueueSize: config.QUEUE_MAX_QUEUE_SIZE,
     agingMs: config.QUEUE_AGING_SECONDS * 1000,
+    orderByDuration: config.QUEUE_ORDER_BY_DURATION,
     defaultTimeoutMs: config.EXECUTION_DEFAULT_TIMEOUT_MINUTES * 60_000,
     defaultRetry: {
       maxAttempts: config.EXECUTION_RETRY_MAX_ATTEMPTS,

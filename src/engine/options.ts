@@ -15,6 +15,12 @@ export interface CoordinatorOptions {
   maxConcurrent: number;
   maxQueueSize: number;
   agingMs: number;
+  /**
+   * Within a run, start the tests with the longest durations recorded in its series first, unknown ones before
+   * them (QUEUE_ORDER_BY_DURATION); priorities still come first.
+   * @defaultValue true
+   */
+  orderByDuration?: boolean;
   defaultTimeoutMs: number;
   defaultRetry: Pick<RetryPolicy, 'maxAttempts' | 'delayMs'>;
   /**

@@ -5,6 +5,7 @@ import { TroupeError } from '../core/errors.js';
 import { newId } from '../core/ids.js';
 import { validateItem } from '../core/items.js';
 import { ExecutionContextSchema, RunEnvelopeSchema, validate, type RunRequest, type TestItem } from '../core/schemas.js';
+import { seriesOf } from '../core/series.js';
 import { isTerminal, type RunStatus } from '../core/statuses.js';
 import type { ExecutionRecord, RunRecord } from '../store/store.port.js';
 import { audit } from './audit.js';
@@ -19,6 +20,9 @@ export interface SubmittedRun {
   /** False when an earlier submit with the same idempotency key is returned. */
   created: boolean;
 }
+
+/** Above this many items the ordering reads the series' whole history in one index range, not test by test. */
+const HISTORY_BY_NAME_MAX = 1000;
 
 function stableJson(value: unknown): string {
   if (Array.isArray(value)) return `[${value.map(stableJson).join(',')}]`;
@@ -101,8 +105,23 @@ export class Submissions {
       throw err;
     }
     this.lifecycles.supervise(run, records.map((r) => ({ id: r.id, status: r.status })));
-    records.forEach((record, i) => this.lifecycles.begin(record, actors[i]));
+    for (const i of await this.startOrder(run, records)) this.lifecycles.begin(records[i] as ExecutionRecord, actors[i]);
     return { id: run.id, status: run.status, executionIds: records.map((r) => r.id), created: true };
+  }
+
+  /**
+   * The order a run's executions are queued in: the longest durations recorded in the run's series first, those
+   * never recorded before them all, ties in item order. Queue lanes are per priority, so priorities still decide
+   * first; this only orders the tests of one priority. Item order when ordering is off or nothing is recorded.
+   */
+  private async startOrder(run: RunRecord, records: readonly ExecutionRecord[]): Promise<number[]> {
+    const order = records.map((_, i) => i);
+    if (this.options.orderByDuration === false || records.length < 2) return order;
+    const names = records.length <= HISTORY_BY_NAME_MAX ? records.map((r) => r.name) : undefined;
+    const history = await this.options.store.testHistory(seriesOf(run), names);
+    if (history.size === 0) return order;
+    const known = records.map((r) => history.get(r.name)?.durationMs ?? Infinity);
+    return order.sort((a, b) => (known[b] as number) - (known[a] as number) || a - b);
   }
 
   /** The run stored earlier under this owner's idempotency key, if any; another body under it is a conflict. */

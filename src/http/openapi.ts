@@ -88,6 +88,13 @@ export function openApiDocument(version: string) {
           responses: { '200': ok('{ run, summary, tests } or JUnit XML'), ...common },
         },
       },
+      '/v1/runs/{id}/compare/{baseId}': {
+        get: {
+          summary: 'How a run changed against an earlier run: new failures, fixed, still failing, flaky, added, removed, slower',
+          parameters: [idParam, { name: 'baseId', in: 'path', required: true, schema: { type: 'string' } }],
+          responses: { '200': ok('{ baseRunId, newFailures, fixed, stillFailing, flaky, added, removed, slower }'), ...common },
+        },
+      },
       '/v1/runs/{id}/cancel': { post: { summary: 'Cancel a run', parameters: [idParam], responses: { '202': ok('cancelling'), ...common, ...errors(403, 409) } } },
       '/v1/testcases': {
         post: { summary: 'Store a test case', requestBody: { required: true, ...json(TestItemSchema) }, responses: { '201': ok('the test case'), ...common, ...errors(400, 403) } },

@@ -55,6 +55,20 @@ export interface RunReport<R = unknown> {
   run: R;
   summary: ReportSummary;
   tests: ReportTest[];
+  /** Against the previous run with the same name and labels.repository, when there is one. */
+  comparison?: RunComparison;
+}
+
+/** How a run's tests changed against an earlier run (SPEC §8 compare); tests matched by name. */
+export interface RunComparison {
+  baseRunId: string;
+  newFailures: string[];
+  fixed: string[];
+  stillFailing: string[];
+  flaky: string[];
+  added: string[];
+  removed: string[];
+  slower: { name: string; baseMs: number; ms: number }[];
 }
 
 /** A test failed in an attempt when it ended in an outcome a retry policy can retry. */
@@ -113,7 +127,6 @@ function casesOf(e: ExecutionFacts, attempt: number): Case[] {
 /** The execution as one test: its final status, the reason of its last transition, its steps' output. */
 function executionCase(e: ExecutionFacts, steps: ExecutionFacts['steps']): Case {
   const last = e.events[e.events.length - 1];
-  const firstRun = e.events.find((ev) => ev.to === 'RUNNING');
   const output = steps
     .filter((s) => s.output || s.error)
     .map((s) => `[${s.status}] ${s.name}${s.error ? `: ${s.error.message}` : ''}${s.output ? `\n${s.output}` : ''}`)
@@ -122,11 +135,18 @@ function executionCase(e: ExecutionFacts, steps: ExecutionFacts['steps']): Case 
   return {
     name: e.name,
     status: e.status,
-    durationMs: firstRun && last ? Math.max(0, last.at - firstRun.at) : 0,
+    durationMs: executionDurationMs(e),
     reason: last?.reason ?? null,
     ...(bad ? { step: bad.name } : {}),
     ...(output ? { output } : {}),
   };
+}
+
+/** An execution's time from its first start to its last transition (0 when it never started). */
+export function executionDurationMs(e: Pick<ExecutionFacts, 'events'>): number {
+  const last = e.events[e.events.length - 1];
+  const firstRun = e.events.find((ev) => ev.to === 'RUNNING');
+  return firstRun && last ? Math.max(0, last.at - firstRun.at) : 0;
 }
 
 /** The report of a run from its tests; `createdAt` and `finishedAt` (null while it runs) time it. */

@@ -20,9 +20,12 @@ import type {
   Store,
   SuiteRecord,
   TestCaseRecord,
+  TestHistory,
+  TestOutcome,
   TransitionWrite,
   WriteOutcome,
 } from './store.port.js';
+import type { ExecutionFacts } from '../report/run-report.js';
 import type { WriteOp } from './sqlite/ops.js';
 import { SqliteReader } from './sqlite/reader.js';
 import { migrate, SCHEMA } from './sqlite/schema.js';
@@ -215,6 +218,22 @@ export class SqliteStore implements Store {
 
   runMembers(runId: string): Promise<{ id: string; status: Status }[]> {
     return settle(() => this.reader.runMembers(runId));
+  }
+
+  runFacts(runId: string): Promise<ExecutionFacts[]> {
+    return settle(() => this.reader.runFacts(runId));
+  }
+
+  runOutcomes(runId: string): Promise<TestOutcome[] | null> {
+    return settle(() => this.reader.runOutcomes(runId));
+  }
+
+  previousRun(runId: string): Promise<string | null> {
+    return settle(() => this.reader.previousRun(runId));
+  }
+
+  testHistory(series: string, names?: readonly string[]): Promise<Map<string, TestHistory>> {
+    return settle(() => this.reader.testHistory(series, names));
   }
 
   getTestCase(id: string): Promise<TestCaseRecord | null> {

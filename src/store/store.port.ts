@@ -8,6 +8,7 @@ import type {
   Status,
 } from '../core/statuses.js';
 import type { PlainError } from '../core/errors.js';
+import type { ExecutionFacts } from '../report/run-report.js';
 
 /** An execution as stored. Times are epoch milliseconds. */
 export interface ExecutionRecord {
@@ -146,6 +147,27 @@ export interface ApiKeyRecord {
   revokedAt: number | null;
 }
 
+/** One test's outcome in a finished run (SPEC §8): kept for comparison, flakiness across runs and ordering. */
+export interface TestOutcome {
+  name: string;
+  status: Status;
+  durationMs: number;
+  /** Failed an attempt and passed a later one in this run. */
+  flaky: boolean;
+}
+
+/**
+ * A test's recent record in a series: the finished runs with the same name and `labels.repository`
+ * (`seriesOf` in src/core/series.ts).
+ */
+export interface TestHistory {
+  name: string;
+  /** Its outcomes in the last runs of the series that held it, oldest first, at most `HISTORY_DEPTH`. */
+  outcomes: Status[];
+  /** Its duration in the newest of them. */
+  durationMs: number;
+}
+
 export interface Page<T> {
   items: T[];
   next: string | null;
@@ -210,7 +232,19 @@ export interface Store {
   runCounts(runId: string): Promise<Partial<Record<Status, number>>>;
   /** A run's executions in creation (item) order with their statuses. */
   runMembers(runId: string): Promise<{ id: string; status: Status }[]>;
+  /**
+   * Sets a run's status. A final status also records, in the same transaction and once per run, the outcome of
+   * each of its tests (as the run's report names them) and folds them into the test history of its series.
+   */
   setRunStatus(runId: string, status: RunStatus, at: number): Promise<void>;
+  /** A run's executions in creation order with their transitions and steps: what its report is made of. */
+  runFacts(runId: string): Promise<ExecutionFacts[]>;
+  /** The outcomes recorded when the run ended, in report order; null while it has not ended. */
+  runOutcomes(runId: string): Promise<TestOutcome[] | null>;
+  /** The newest ended run of the same series created before this one, if any. */
+  previousRun(runId: string): Promise<string | null>;
+  /** The history of the series' tests, by test name; `names` narrows it to those tests. */
+  testHistory(series: string, names?: readonly string[]): Promise<Map<string, TestHistory>>;
   /** Inserts or, when `expectedVersion` is given, replaces conditionally; the typed outcome says which. */
   saveTestCase(testCase: TestCaseRecord, expectedVersion?: number): Promise<WriteOutcome>;
   getTestCase(id: string): Promise<TestCaseRecord | null>;

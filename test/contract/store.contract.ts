@@ -4,6 +4,7 @@ import type { Status } from '../../src/core/statuses.js';
 import type { ExecutionRecord, Store, TransitionWrite } from '../../src/store/store.port.js';
 import { afterWrite, makeExecution, makeRunWithExecutions, step, writeFor } from './store.fixtures.js';
 import { storeCatalogTests } from './store.catalog.js';
+import { storeHistoryTests } from './store.history.js';
 import { storeModelTests } from './store.model.js';
 import { storeQueryTests } from './store.queries.js';
 import { drive, type StoreUnderTest } from './store.support.js';
@@ -408,5 +409,6 @@ export function storeContract(name: string, open: () => Promise<StoreUnderTest>)
 
     storeModelTests(() => store);
     storeCatalogTests(() => store);
+    storeHistoryTests(() => ({ store, sut }));
   });
 }

@@ -8,7 +8,7 @@ import { EXECUTION_LIST_QUERY, RUN_QUERY, pageOf, parseQuery } from '../query.js
 import { STATUSES } from '../../core/statuses.js';
 import { executionView, runView } from '../views.js';
 import { toJunitXml } from '../../report/junit.js';
-import { storedRunReport } from '../../report/stored-tests.js';
+import { storedComparison, storedRunReport } from '../../report/stored-tests.js';
 
 const REPORT_QUERY = { format: ['json', 'junit'] } as const;
 
@@ -62,6 +62,13 @@ export function runRoutes(api: Api, route: RouteRegistrar): void {
       return { status: 200, text: toJunitXml({ name: run.name || run.id, id: run.id, cases: report.tests }), contentType: 'application/xml; charset=utf-8' };
     }
     return { status: 200, body: report };
+  }));
+
+  route('get', '/v1/runs/:id/compare/:baseId', 2, authed(api, async (ctx, principal) => {
+    parseQuery(ctx.query, {});
+    const run = await visibleRun(api, ctx.params[0] as string, principal);
+    const base = await visibleRun(api, ctx.params[1] as string, principal);
+    return { status: 200, body: await storedComparison(api.store, run, base) };
   }));
 
   route('post', '/v1/runs/:id/cancel', 1, authed(api, async (ctx, principal) => {

@@ -1,6 +1,8 @@
 import type Database from 'better-sqlite3';
 import type { TransitionRecord } from '../../../machines/execution.machine.js';
+import { seriesOf } from '../../core/series.js';
 import type { Status } from '../../core/statuses.js';
+import type { ExecutionFacts } from '../../report/run-report.js';
 import { decodeCursor, encodeCursor } from '../cursor.js';
 import type {
   ApiKeyRecord,
@@ -15,6 +17,8 @@ import type {
   StoredStep,
   SuiteRecord,
   TestCaseRecord,
+  TestHistory,
+  TestOutcome,
 } from '../store.port.js';
 import {
   LOG_SINCE,
@@ -34,6 +38,9 @@ import {
   type SuiteRow,
   type TestCaseRow,
 } from './rows.js';
+import { RunFactsQuery } from './run-facts.js';
+
+type HistoryRow = { name: string; outcomes: string; duration_ms: number };
 
 function addClause(where: string[], args: (string | number)[], clause: string, value: string | number): void {
   where.push(clause);
@@ -47,7 +54,10 @@ function addClause(where: string[], args: (string | number)[], clause: string, v
 export class SqliteReader {
   private readonly stmt;
 
+  private readonly facts: RunFactsQuery;
+
   constructor(private readonly db: Database.Database) {
+    this.facts = new RunFactsQuery(db);
     this.stmt = {
       getExecution: db.prepare<[string], ExecutionRow>('SELECT * FROM executions WHERE id = ?'),
       listActive: db.prepare<[], ExecutionRow>('SELECT * FROM executions WHERE terminal = 0 ORDER BY id'),
@@ -73,6 +83,18 @@ export class SqliteReader {
       getSuite: db.prepare<[string], SuiteRow>('SELECT * FROM suites WHERE id = ?'),
       apiKeyByHash: db.prepare<[string], ApiKeyRow>('SELECT * FROM api_keys WHERE hash = ?'),
       listApiKeys: db.prepare<[], ApiKeyRow>('SELECT * FROM api_keys ORDER BY created_at, id'),
+      runOutcomes: db.prepare<[string], { name: string; status: string; duration_ms: number; flaky: number }>(
+        'SELECT name, status, duration_ms, flaky FROM test_outcomes WHERE run_id = ? ORDER BY pos',
+      ),
+      runRecorded: db.prepare<[string], { series: string; created_at: number }>('SELECT series, created_at FROM run_series WHERE run_id = ?'),
+      runCreated: db.prepare<[string], { name: string; labels: string; created_at: number }>('SELECT name, labels, created_at FROM runs WHERE id = ?'),
+      previousRun: db.prepare<[string, number, number, string], { run_id: string }>(
+        `SELECT run_id FROM run_series WHERE series = ? AND (created_at < ? OR (created_at = ? AND run_id < ?))
+         ORDER BY created_at DESC, run_id DESC LIMIT 1`,
+      ),
+      seriesHistory: db.prepare<[string], HistoryRow>('SELECT name, outcomes, duration_ms FROM test_history WHERE series = ?'),
+      seriesKnown: db.prepare<[string], { one: number }>('SELECT 1 AS one FROM test_history WHERE series = ? LIMIT 1'),
+      testHistory: db.prepare<[string, string], HistoryRow>('SELECT name, outcomes, duration_ms FROM test_history WHERE series = ? AND name = ?'),
       listAudit: db.prepare<[number], Record<string, unknown>>('SELECT * FROM audit ORDER BY id DESC LIMIT ?'),
     };
   }
@@ -214,6 +236,36 @@ export class SqliteReader {
 
   listApiKeys(): ApiKeyRecord[] {
     return this.stmt.listApiKeys.all().map(toApiKey);
+  }
+
+  runFacts(runId: string): ExecutionFacts[] {
+    return this.facts.read(runId);
+  }
+
+  runOutcomes(runId: string): TestOutcome[] | null {
+    if (!this.stmt.runRecorded.get(runId)) return null;
+    return this.stmt.runOutcomes.all(runId).map((row) => ({
+      name: row.name,
+      status: row.status as Status,
+      durationMs: row.duration_ms,
+      flaky: row.flaky === 1,
+    }));
+  }
+
+  previousRun(runId: string): string | null {
+    const run = this.stmt.runCreated.get(runId);
+    if (!run) return null;
+    const series = seriesOf({ name: run.name, labels: JSON.parse(run.labels) as Record<string, string> });
+    return this.stmt.previousRun.get(series, run.created_at, run.created_at, runId)?.run_id ?? null;
+  }
+
+  /** The whole series in one index range, or the named tests by primary key when they are few. */
+  testHistory(series: string, names?: readonly string[]): Map<string, TestHistory> {
+    if (!this.stmt.seriesKnown.get(series)) return new Map();
+    const rows = names === undefined
+      ? this.stmt.seriesHistory.all(series)
+      : names.flatMap((name) => this.stmt.testHistory.all(series, name));
+    return new Map(rows.map((row) => [row.name, { name: row.name, outcomes: JSON.parse(row.outcomes) as Status[], durationMs: row.duration_ms }]));
   }
 
   listAudit(limit: number): AuditEntry[] {

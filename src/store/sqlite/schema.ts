@@ -51,6 +51,21 @@ CREATE TABLE IF NOT EXISTS api_keys (
   id TEXT PRIMARY KEY, hash TEXT NOT NULL UNIQUE, owner TEXT NOT NULL, role TEXT NOT NULL, name TEXT NOT NULL,
   created_at INTEGER NOT NULL, revoked_at INTEGER
 );
+-- Test history (SPEC §8): a finished run's place in its series, its tests' outcomes (what a comparison reads), and
+-- per series and test name the last outcomes and duration (flakiness across runs, duration-aware ordering). Each
+-- is read by its primary key or index prefix, so a run of 100,000 tests is compared and ordered in one pass.
+CREATE TABLE IF NOT EXISTS run_series (
+  run_id TEXT PRIMARY KEY, series TEXT NOT NULL, created_at INTEGER NOT NULL, finished_at INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS run_series_by_series ON run_series(series, created_at, run_id);
+CREATE TABLE IF NOT EXISTS test_outcomes (
+  run_id TEXT NOT NULL, pos INTEGER NOT NULL, name TEXT NOT NULL, status TEXT NOT NULL, duration_ms INTEGER NOT NULL,
+  flaky INTEGER NOT NULL, PRIMARY KEY (run_id, pos)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS test_history (
+  series TEXT NOT NULL, name TEXT NOT NULL, outcomes TEXT NOT NULL, duration_ms INTEGER NOT NULL,
+  PRIMARY KEY (series, name)
+) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS audit (
   id INTEGER PRIMARY KEY AUTOINCREMENT, at INTEGER NOT NULL, principal TEXT NOT NULL, action TEXT NOT NULL,
   target TEXT NOT NULL, source TEXT NOT NULL, details TEXT

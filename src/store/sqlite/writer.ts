@@ -2,6 +2,7 @@ import Database from 'better-sqlite3';
 import type { TransitionRecord } from '../../../machines/execution.machine.js';
 import { TERMINAL_STATUSES } from '../../core/statuses.js';
 import type { ExecutionRecord, RunRecord, StepRecord, StepsWrite, TransitionWrite, WriteOutcome } from '../store.port.js';
+import { HistoryWriter } from './history-writer.js';
 import type { WriteOp, WriteResult, WriteValue, WriterConfig } from './ops.js';
 
 const terminal = new Set<string>(TERMINAL_STATUSES);
@@ -22,6 +23,7 @@ export class SqliteWriter {
   private readonly applyBatch: Database.Transaction<(ops: WriteOp[]) => WriteValue[]>;
   private readonly applySingle: Database.Transaction<(op: WriteOp) => WriteValue>;
   private readonly delay: Int32Array | null;
+  private readonly history: HistoryWriter;
   /** The newest cursor handed out; caught up with the file at the start of every write transaction. */
   private cursor = 0;
 
@@ -40,6 +42,7 @@ export class SqliteWriter {
       this.syncCursor();
       return this.applyOp(op);
     });
+    this.history = new HistoryWriter(db);
     this.stmt = {
       insertRun: db.prepare(
         `INSERT INTO runs (id, name, status, owner, priority, context, labels, fail_fast, max_parallel,
@@ -137,6 +140,7 @@ export class SqliteWriter {
         return this.applyLateSteps(op.write);
       case 'runStatus':
         this.stmt.setRunStatus.run(op.status, op.at, op.runId);
+        if (op.status !== 'PENDING' && op.status !== 'RUNNING') this.history.record(op.runId, op.at);
         return null;
       case 'testCase': {
         const t = op.record;

@@ -1,0 +1,46 @@
+import type Database from 'better-sqlite3';
+import type { Status } from '../../core/statuses.js';
+import type { ExecutionFacts } from '../../report/run-report.js';
+import { toStep, type StepRow } from './rows.js';
+
+type FactRow = { id: string; name: string; type: string; status: string; attempt: number };
+type EventFact = { execution_id: string; to_status: string; at: number; reason: string | null };
+type StepFact = StepRow & { execution_id: string };
+
+/**
+ * Reads what a run's report is made of in three statements (its executions, their transitions, their steps),
+ * each walking the run's executions by index: a run of 100,000 tests is read without a query per test.
+ */
+export class RunFactsQuery {
+  private readonly executions;
+  private readonly events;
+  private readonly steps;
+
+  constructor(db: Database.Database) {
+    this.executions = db.prepare<[string], FactRow>(
+      'SELECT id, name, type, status, attempt FROM executions WHERE run_id = ? ORDER BY id',
+    );
+    this.events = db.prepare<[string], EventFact>(
+      `SELECT e.execution_id, e.to_status, e.at, e.reason FROM executions x JOIN events e ON e.execution_id = x.id
+       WHERE x.run_id = ? ORDER BY e.execution_id, e.seq`,
+    );
+    this.steps = db.prepare<[string], StepFact>(
+      `SELECT s.* FROM executions x JOIN steps s ON s.execution_id = x.id
+       WHERE x.run_id = ? ORDER BY s.execution_id, s.attempt, s.idx`,
+    );
+  }
+
+  read(runId: string): ExecutionFacts[] {
+    const byId = new Map<string, ExecutionFacts>();
+    for (const row of this.executions.all(runId)) {
+      byId.set(row.id, { id: row.id, name: row.name, type: row.type, status: row.status as Status, attempt: row.attempt, events: [], steps: [] });
+    }
+    for (const row of this.events.all(runId)) {
+      byId.get(row.execution_id)?.events.push({ to: row.to_status as Status, at: row.at, reason: row.reason });
+    }
+    for (const row of this.steps.all(runId)) {
+      byId.get(row.execution_id)?.steps.push({ attempt: row.attempt, ...toStep(row) });
+    }
+    return [...byId.values()];
+  }
+}
