@@ -88,7 +88,7 @@ export function storeHistoryTests(current: () => { store: Store; sut: StoreUnder
       for (let i = 0; i < HISTORY_DEPTH + 2; i++) {
         const outcome: Outcome = i % 3 === 0 ? 'FAILED' : 'PASSED';
         last = await endedRun({ steady: 'PASSED', wobbly: outcome });
-        statuses.push(outcome as Status);
+        statuses.push(outcome);
       }
       const series = seriesOf(last as RunRecord);
       const all = await store.testHistory(series);
