@@ -157,6 +157,8 @@ export class Lifecycles {
       this.governor.send({ type: 'limitRun', runId, maxParallel: null });
       for (const resolve of this.runWaiters.get(runId) ?? []) resolve(status);
       this.runWaiters.delete(runId);
+      // After the waiters: a run's end is not held up by its history (compare reads an unrecorded run live).
+      void this.options.store.recordRunHistory(runId, at).catch((err: unknown) => this.options.logger.error({ err, runId }, 'run history not stored'));
       if (this.runListeners.size > 0) {
         const run = await this.options.store.getRun(runId);
         if (run) for (const listener of this.runListeners) listener({ id: runId, status, createdAt: run.createdAt, finishedAt: at });

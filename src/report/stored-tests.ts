@@ -1,4 +1,5 @@
-import { seriesOf } from '../core/series.js';
+import { HISTORY_DEPTH, seriesOf } from '../core/series.js';
+import type { Status } from '../core/statuses.js';
 import type { RunRecord, Store } from '../store/store.port.js';
 import { compareRuns, type ComparedTest } from './compare.js';
 import { reportTests, runReport, type ReportTest, type RunComparison, type RunReport } from './run-report.js';
@@ -16,12 +17,14 @@ export async function storedRunReport<R>(store: Store, run: RunRecord, view: R):
   const report = runReport(view, { createdAt: run.createdAt, finishedAt: final ? run.updatedAt : null }, tests);
   const previous = await store.previousRun(run.id);
   if (previous === null) return report;
-  return { ...report, comparison: await comparison(store, run, tests, previous) };
+  const recorded = await store.runOutcomes(run.id);
+  return { ...report, comparison: await comparison(store, run, recorded ?? tests, recorded !== null, previous) };
 }
 
 /** How `run` changed against `base` (GET /v1/runs/:id/compare/:baseId). */
 export async function storedComparison(store: Store, run: RunRecord, base: RunRecord): Promise<RunComparison> {
-  return comparison(store, run, await outcomesOf(store, run), base.id);
+  const recorded = await store.runOutcomes(run.id);
+  return comparison(store, run, recorded ?? (await storedTests(store, run)), recorded !== null, base.id);
 }
 
 async function storedTests(store: Store, run: RunRecord): Promise<ReportTest[]> {
@@ -30,18 +33,21 @@ async function storedTests(store: Store, run: RunRecord): Promise<ReportTest[]> 
   return tests;
 }
 
-/** The outcomes recorded when the run ended; from its executions as they stand while it runs. */
-async function outcomesOf(store: Store, run: RunRecord): Promise<ComparedTest[]> {
-  return (await store.runOutcomes(run.id)) ?? (await storedTests(store, run));
-}
-
-async function comparison(store: Store, run: RunRecord, tests: readonly ComparedTest[], baseId: string): Promise<RunComparison> {
-  const base = (await store.runOutcomes(baseId)) ?? (await outcomesOfId(store, baseId));
+/**
+ * `tests` against the base run's outcomes (recorded when it ended, else read as they stand). Flakiness across runs
+ * looks at the series' history with this run's outcomes in it: added here while they are not `recorded`.
+ */
+async function comparison(store: Store, run: RunRecord, tests: readonly ComparedTest[], recorded: boolean, baseId: string): Promise<RunComparison> {
+  const base = (await store.runOutcomes(baseId)) ?? (await storedTestsOf(store, baseId));
   const names = tests.length <= HISTORY_BY_NAME_MAX ? tests.map((t) => t.name) : undefined;
-  return compareRuns(baseId, base, tests, await store.testHistory(seriesOf(run), names));
+  const history: Map<string, { outcomes: Status[] }> = await store.testHistory(seriesOf(run), names);
+  if (!recorded) {
+    for (const t of tests) history.set(t.name, { outcomes: [...(history.get(t.name)?.outcomes ?? []), t.status].slice(-HISTORY_DEPTH) });
+  }
+  return compareRuns(baseId, base, tests, history);
 }
 
-async function outcomesOfId(store: Store, runId: string): Promise<ComparedTest[]> {
+async function storedTestsOf(store: Store, runId: string): Promise<ReportTest[]> {
   const run = await store.getRun(runId);
   return run ? storedTests(store, run) : [];
 }

@@ -125,6 +125,11 @@ export class SqliteStore implements Store {
     await this.write({ k: 'runStatus', runId, status, at });
   }
 
+  /** Its own transaction, queued behind the run's final status: a large run's history never delays the run ending. */
+  async recordRunHistory(runId: string, at: number): Promise<void> {
+    await this.write({ k: 'runHistory', runId, at });
+  }
+
   saveTestCase(record: TestCaseRecord, expectedVersion?: number): Promise<WriteOutcome> {
     return this.write({ k: 'testCase', record, ...(expectedVersion === undefined ? {} : { expectedVersion }) });
   }

@@ -232,11 +232,12 @@ export interface Store {
   runCounts(runId: string): Promise<Partial<Record<Status, number>>>;
   /** A run's executions in creation (item) order with their statuses. */
   runMembers(runId: string): Promise<{ id: string; status: Status }[]>;
-  /**
-   * Sets a run's status. A final status also records, in the same transaction and once per run, the outcome of
-   * each of its tests (as the run's report names them) and folds them into the test history of its series.
-   */
   setRunStatus(runId: string, status: RunStatus, at: number): Promise<void>;
+  /**
+   * Records an ended run's test outcomes (each test as its report names it) and folds them into the test history
+   * of its series, in one transaction; once per run (a second call records nothing).
+   */
+  recordRunHistory(runId: string, at: number): Promise<void>;
   /** A run's executions in creation order with their transitions and steps: what its report is made of. */
   runFacts(runId: string): Promise<ExecutionFacts[]>;
   /** The outcomes recorded when the run ended, in report order; null while it has not ended. */

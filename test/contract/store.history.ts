@@ -24,7 +24,9 @@ export function storeHistoryTests(current: () => { store: Store; sut: StoreUnder
     const executions = Object.keys(tests).map((test) => makeExecution({ runId: run.id, name: test }));
     await store.createRun(run, executions);
     for (const [i, outcome] of Object.values(tests).entries()) await finish(executions[i] as ExecutionRecord, outcome);
-    await store.setRunStatus(run.id, Object.values(tests).includes('FAILED') ? 'FAILED' : 'PASSED', tick());
+    const at = tick();
+    await store.setRunStatus(run.id, Object.values(tests).includes('FAILED') ? 'FAILED' : 'PASSED', at);
+    await store.recordRunHistory(run.id, at);
     return (await store.getRun(run.id)) as RunRecord;
   }
 
@@ -48,18 +50,21 @@ export function storeHistoryTests(current: () => { store: Store; sut: StoreUnder
       expect(await store.runFacts('run_unknown')).toEqual([]);
     });
 
-    it('records the outcomes once, when the run ends, in report order', async () => {
+    it('records the outcomes of an ended run once, in report order', async () => {
       const run = { ...makeRun(), labels: { repository: 'acme/shop' } };
       const e = makeExecution({ runId: run.id, name: 'login' });
       await store.createRun(run, [e]);
       await store.setRunStatus(run.id, 'RUNNING', tick());
       expect(await store.runOutcomes(run.id)).toBeNull();
       await finish(e, 'FLAKY');
-      await store.setRunStatus(run.id, 'PASSED', tick());
+      const at = tick();
+      await store.setRunStatus(run.id, 'PASSED', at);
+      expect(await store.runOutcomes(run.id)).toBeNull();
+      await store.recordRunHistory(run.id, at);
       const outcomes = await store.runOutcomes(run.id);
       expect(outcomes).toEqual([{ name: 'login', status: 'PASSED', durationMs: expect.any(Number), flaky: true }]);
-      // The final status stored again (a restarted engine settling the run) records nothing twice.
-      await store.setRunStatus(run.id, 'PASSED', tick());
+      // Recorded again (a restarted engine settling the run) records nothing twice.
+      await store.recordRunHistory(run.id, tick());
       expect(await store.runOutcomes(run.id)).toEqual(outcomes);
       expect((await store.testHistory(seriesOf(run), ['login'])).get('login')?.outcomes).toEqual(['PASSED']);
     });

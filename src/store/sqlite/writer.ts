@@ -140,7 +140,9 @@ export class SqliteWriter {
         return this.applyLateSteps(op.write);
       case 'runStatus':
         this.stmt.setRunStatus.run(op.status, op.at, op.runId);
-        if (op.status !== 'PENDING' && op.status !== 'RUNNING') this.history.record(op.runId, op.at);
+        return null;
+      case 'runHistory':
+        this.history.record(op.runId, op.at);
         return null;
       case 'testCase': {
         const t = op.record;
