@@ -21,6 +21,7 @@ const SCENARIOS = [
   'ws-fanout',
   'ws-steady',
   'live-memory',
+  'duration-order',
 ] as const;
 /** Node options of a scenario's process beyond the runner's own. */
 const EXEC_ARGV: Partial<Record<(typeof SCENARIOS)[number], string[]>> = {
@@ -189,6 +190,8 @@ function serviceAims(byName: Map<string, BenchOutput>): Aim[] {
   aims.push({ name: 'ws-fanout troupe/ws delivered messages/s', value: ratio, unit: 'x', aim: '>= 5x with all ok', met: ratio === null ? null : ratio >= 5 && ok('ws-fanout') });
   const p99 = detail('ws-steady', 'troupeP99Ms');
   aims.push({ name: 'ws-steady p99 transition → client, all subscribers', value: p99, unit: 'ms', aim: '<= 10 ms', met: p99 === null ? null : p99 <= 10 });
+  const order = detail('duration-order', 'ratio');
+  aims.push({ name: 'duration-order wall time ordered/plain (skewed run)', value: order, unit: 'x', aim: '< 1x', met: order === null ? null : order < 1 });
   const memory = byName.get('live-memory');
   const heap = isMemory(memory) ? (memory.points[memory.points.length - 1]?.heapPerExecBytes ?? null) : null;
   aims.push({ name: 'live-memory heap per held execution', value: heap === null ? null : Number(kb(heap)), unit: 'KB', aim: '<= 4 KB', met: heap === null ? null : heap <= 4096 });
