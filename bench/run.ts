@@ -22,6 +22,7 @@ const SCENARIOS = [
   'ws-steady',
   'live-memory',
   'duration-order',
+  'history-100k',
 ] as const;
 /** Node options of a scenario's process beyond the runner's own. */
 const EXEC_ARGV: Partial<Record<(typeof SCENARIOS)[number], string[]>> = {
