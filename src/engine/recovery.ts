@@ -2,12 +2,19 @@ import { isTerminal } from '../core/statuses.js';
 import type { Lifecycles } from './lifecycles.js';
 import type { CoordinatorOptions } from './options.js';
 
+/** Ended runs, newest first, whose missing history a restart writes: a stop leaves at most the last few. */
+const HISTORY_BACKFILL = 100;
+
 /**
  * After a restart: an actor for every execution the store holds unfinished, a supervisor for every unfinished
  * run, and each put back to what its status waits for (timers re-armed from the stored deadlines).
  */
 export async function recover(options: CoordinatorOptions, lifecycles: Lifecycles): Promise<void> {
   const { store, bus, clock, logger } = options;
+  // A run's history is written just after it ends: a stop in between leaves it to be written now.
+  for (const run of await store.runsWithoutHistory(HISTORY_BACKFILL)) {
+    void store.recordRunHistory(run.id, run.endedAt).catch((err: unknown) => logger.error({ err, runId: run.id }, 'run history not stored'));
+  }
   const restored = (await store.listActive()).map((record) => [lifecycles.spawn(record), record] as const);
   // Supervisors after the actors (failFast may stop some), before anything is started.
   for (const run of await store.listActiveRuns()) lifecycles.supervise(run, await store.runMembers(run.id));

@@ -130,6 +130,10 @@ export class SqliteStore implements Store {
     await this.write({ k: 'runHistory', runId, at });
   }
 
+  runsWithoutHistory(limit: number): Promise<{ id: string; endedAt: number }[]> {
+    return settle(() => this.reader.runsWithoutHistory(limit));
+  }
+
   saveTestCase(record: TestCaseRecord, expectedVersion?: number): Promise<WriteOutcome> {
     return this.write({ k: 'testCase', record, ...(expectedVersion === undefined ? {} : { expectedVersion }) });
   }

@@ -238,6 +238,11 @@ export interface Store {
    * of its series, in one transaction; once per run (a second call records nothing).
    */
   recordRunHistory(runId: string, at: number): Promise<void>;
+  /**
+   * Ended runs whose history was never recorded (the process stopped between the two writes), oldest first, from
+   * among the newest `limit` ended runs.
+   */
+  runsWithoutHistory(limit: number): Promise<{ id: string; endedAt: number }[]>;
   /** A run's executions in creation order with their transitions and steps: what its report is made of. */
   runFacts(runId: string): Promise<ExecutionFacts[]>;
   /** The outcomes recorded when the run ended, in report order; null while it has not ended. */

@@ -106,6 +106,25 @@ export function storeHistoryTests(current: () => { store: Store; sut: StoreUnder
       expect((await store.testHistory(seriesOf({ name: 'nightly', labels: {} }))).size).toBe(0);
     });
 
+    it('lists the ended runs whose history is not recorded, oldest first, among the newest runs', async () => {
+      const recorded = await endedRun({ a: 'PASSED' });
+      const unrecorded: RunRecord[] = [];
+      for (const outcome of ['PASSED', 'FAILED'] as const) {
+        const run = { ...makeRun(), total: 0 };
+        await store.createRun(run, []);
+        await store.setRunStatus(run.id, outcome, tick());
+        unrecorded.push((await store.getRun(run.id)) as RunRecord);
+      }
+      const running = makeRun();
+      await store.createRun(running, []);
+      expect(await store.runsWithoutHistory(10)).toEqual(unrecorded.map((r) => ({ id: r.id, endedAt: r.updatedAt })));
+      // Only the newest ended runs are looked at.
+      expect(await store.runsWithoutHistory(1)).toEqual([{ id: unrecorded[1]?.id, endedAt: unrecorded[1]?.updatedAt }]);
+      await store.recordRunHistory((unrecorded[0] as RunRecord).id, tick());
+      expect((await store.runsWithoutHistory(10)).map((r) => r.id)).toEqual([unrecorded[1]?.id]);
+      expect((await store.runsWithoutHistory(10)).map((r) => r.id)).not.toContain(recorded.id);
+    });
+
     it('the history survives a reopen', async () => {
       if (!sut.reopen) return;
       const run = await endedRun({ kept: 'FAILED' });

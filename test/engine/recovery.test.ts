@@ -1,5 +1,7 @@
 import { Writable } from 'node:stream';
 import { rmSync } from 'node:fs';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
 import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/core/config.js';
@@ -47,6 +49,34 @@ describe('restart on the same data dir', () => {
         expect(c.map((e) => e.to)).toEqual(['PENDING', 'RUNNING', 'PASSED']);
         const resumed = lines.find((l) => l.msg === 'resumed unfinished executions');
         expect(resumed).toMatchObject({ level: 30, component: 'coordinator', resumed: 4, lost: 2 });
+      } finally {
+        await second.close();
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('a run history left unwritten', () => {
+  it('is written by the next start when the engine stopped between a run ending and its history', async () => {
+    const dir = tempDir();
+    try {
+      const config = loadConfig({ TROUPE_DATA_DIR: dir, LOGGING_LEVEL: 'silent' });
+      const first = await createEngine(config, pino({ level: 'silent' }));
+      const run = await first.coordinator.submitRun({ name: 'suite', labels: { repository: 'acme/shop' }, items: [item('a'), item('b')] }, ADMIN);
+      expect(await first.coordinator.waitForRun(run.id)).toBe('PASSED');
+      await first.close();
+      // What a stop between the two writes leaves: the run ended, its history not written.
+      const db = new Database(join(dir, 'troupe.db'));
+      db.exec('DELETE FROM run_series; DELETE FROM test_outcomes; DELETE FROM test_history;');
+      db.close();
+
+      const second = await createEngine(config, pino({ level: 'silent' }));
+      try {
+        await second.store.flush();
+        expect((await second.store.runOutcomes(run.id))?.map((t) => [t.name, t.status])).toEqual([['a', 'PASSED'], ['b', 'PASSED']]);
+        expect(await second.store.runsWithoutHistory(100)).toEqual([]);
       } finally {
         await second.close();
       }

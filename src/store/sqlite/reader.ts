@@ -93,6 +93,10 @@ export class SqliteReader {
          ORDER BY created_at DESC, run_id DESC LIMIT 1`,
       ),
       seriesHistory: db.prepare<[string], HistoryRow>('SELECT name, outcomes, duration_ms FROM test_history WHERE series = ?'),
+      withoutHistory: db.prepare<[number], { id: string; updated_at: number; recorded: number }>(
+        `SELECT r.id, r.updated_at, EXISTS (SELECT 1 FROM run_series s WHERE s.run_id = r.id) AS recorded FROM runs r
+         WHERE r.status NOT IN ('PENDING', 'RUNNING') ORDER BY r.id DESC LIMIT ?`,
+      ),
       seriesKnown: db.prepare<[string], { one: number }>('SELECT 1 AS one FROM test_history WHERE series = ? LIMIT 1'),
       testHistory: db.prepare<[string, string], HistoryRow>('SELECT name, outcomes, duration_ms FROM test_history WHERE series = ? AND name = ?'),
       listAudit: db.prepare<[number], Record<string, unknown>>('SELECT * FROM audit ORDER BY id DESC LIMIT ?'),
@@ -257,6 +261,14 @@ export class SqliteReader {
     if (!run) return null;
     const series = seriesOf({ name: run.name, labels: JSON.parse(run.labels) as Record<string, string> });
     return this.stmt.previousRun.get(series, run.created_at, run.created_at, runId)?.run_id ?? null;
+  }
+
+  runsWithoutHistory(limit: number): { id: string; endedAt: number }[] {
+    return this.stmt.withoutHistory
+      .all(limit)
+      .filter((row) => row.recorded === 0)
+      .reverse()
+      .map((row) => ({ id: row.id, endedAt: row.updated_at }));
   }
 
   /** The whole series in one index range, or the named tests by primary key when they are few. */
