@@ -6,6 +6,7 @@ import { afterWrite, makeExecution, makeRunWithExecutions, step, writeFor } from
 import { storeCatalogTests } from './store.catalog.js';
 import { storeModelTests } from './store.model.js';
 import { storeQueryTests } from './store.queries.js';
+import { storeTriggerTests } from './store.triggers.js';
 import { drive, type StoreUnderTest } from './store.support.js';
 
 export type { StoreUnderTest } from './store.support.js';
@@ -408,5 +409,6 @@ export function storeContract(name: string, open: () => Promise<StoreUnderTest>)
 
     storeModelTests(() => store);
     storeCatalogTests(() => store);
+    storeTriggerTests(() => ({ store, sut }));
   });
 }

@@ -15,7 +15,10 @@ import type {
   StoredStep,
   SuiteRecord,
   TestCaseRecord,
+  NotifyAttemptRecord,
+  TriggerRecord,
 } from '../store.port.js';
+import { TriggerReads, toNotifyAttempt, toTrigger, type NotifyAttemptRow, type TriggerRow } from './trigger-reads.js';
 import {
   LOG_SINCE,
   toApiKey,
@@ -46,8 +49,11 @@ function addClause(where: string[], args: (string | number)[], clause: string, v
  */
 export class SqliteReader {
   private readonly stmt;
+  /** Triggers, webhook deliveries and run notifications (SPEC §8). */
+  readonly triggers: TriggerReads;
 
   constructor(private readonly db: Database.Database) {
+    this.triggers = new TriggerReads(db);
     this.stmt = {
       getExecution: db.prepare<[string], ExecutionRow>('SELECT * FROM executions WHERE id = ?'),
       listActive: db.prepare<[], ExecutionRow>('SELECT * FROM executions WHERE terminal = 0 ORDER BY id'),
@@ -118,7 +124,7 @@ export class SqliteReader {
 
   /** Newest first by id (ULIDs sort by creation time), with time bounds and an opaque cursor. */
   private page<Row, T extends { id: string }>(
-    table: 'executions' | 'runs' | 'testcases' | 'suites',
+    table: 'executions' | 'runs' | 'testcases' | 'suites' | 'triggers' | 'notify_attempts',
     where: string[],
     args: (string | number)[],
     filter: { limit: number; cursor?: string | null; createdAfter?: number; createdBefore?: number },
@@ -225,5 +231,19 @@ export class SqliteReader {
       source: row.source as string,
       ...(row.details === null ? {} : { details: JSON.parse(row.details as string) as unknown }),
     }));
+  }
+
+  listTriggers(filter: { owner?: string; limit: number; cursor?: string | null }): Page<TriggerRecord> {
+    const where: string[] = [];
+    const args: (string | number)[] = [];
+    if (filter.owner !== undefined) addClause(where, args, 'owner = ?', filter.owner);
+    return this.page<TriggerRow, TriggerRecord>('triggers', where, args, filter, toTrigger);
+  }
+
+  listNotifyAttempts(filter: { triggerId: string; limit: number; cursor?: string | null }): Page<NotifyAttemptRecord> {
+    const where: string[] = [];
+    const args: (string | number)[] = [];
+    addClause(where, args, 'trigger_id = ?', filter.triggerId);
+    return this.page<NotifyAttemptRow, NotifyAttemptRecord>('notify_attempts', where, args, { limit: filter.limit, cursor: filter.cursor ?? null }, toNotifyAttempt);
   }
 }
