@@ -252,7 +252,10 @@ export interface Store {
   addNotification(notification: NotificationRecord): Promise<boolean>;
   /** Every notification still pending, oldest first: what a restarted server must send. */
   pendingNotifications(): Promise<NotificationRecord[]>;
-  /** Stores an attempt; with `state`, also ends the run's notification in that state (same transaction). */
+  /**
+   * Stores an attempt and counts it on the run's notification; with `state`, also ends the notification in that state
+   * (same transaction).
+   */
   recordNotifyAttempt(attempt: NotifyAttemptRecord, state?: 'delivered' | 'failed'): Promise<void>;
   /** Ends a notification without an attempt (its trigger is gone). */
   endNotification(runId: string, state: 'delivered' | 'failed'): Promise<void>;
@@ -300,6 +303,8 @@ export interface NotificationRecord {
   runId: string;
   triggerId: string;
   state: 'pending' | 'delivered' | 'failed';
+  /** Attempts made so far (a restart goes on counting from here). */
+  attempts: number;
   createdAt: number;
 }
 

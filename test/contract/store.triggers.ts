@@ -75,7 +75,7 @@ export function storeTriggerTests(current: () => { store: Store; sut: StoreUnder
       const id = crypto.randomUUID();
       const runId = newId('run');
       await store.recordHookDelivery({ source: 'gitlab', id, event: 'merge_request', runs: [runId], receivedAt: 5 });
-      await store.addNotification({ runId, triggerId: newId('trg'), state: 'pending', createdAt: 5 });
+      await store.addNotification({ runId, triggerId: newId('trg'), state: 'pending', attempts: 0, createdAt: 5 });
       await store.close();
       const reopened = await sut.reopen();
       expect((await reopened.getHookDelivery('gitlab', id))?.runs).toEqual([runId]);
@@ -88,14 +88,14 @@ export function storeTriggerTests(current: () => { store: Store; sut: StoreUnder
       const { store } = current();
       const triggerId = newId('trg');
       const [r1, r2] = [newId('run'), newId('run')];
-      expect(await store.addNotification({ runId: r1, triggerId, state: 'pending', createdAt: 1 })).toBe(true);
-      expect(await store.addNotification({ runId: r1, triggerId, state: 'pending', createdAt: 9 })).toBe(false);
-      expect(await store.addNotification({ runId: r2, triggerId, state: 'pending', createdAt: 2 })).toBe(true);
+      expect(await store.addNotification({ runId: r1, triggerId, state: 'pending', attempts: 0, createdAt: 1 })).toBe(true);
+      expect(await store.addNotification({ runId: r1, triggerId, state: 'pending', attempts: 0, createdAt: 9 })).toBe(false);
+      expect(await store.addNotification({ runId: r2, triggerId, state: 'pending', attempts: 0, createdAt: 2 })).toBe(true);
       expect((await store.pendingNotifications()).map((n) => [n.runId, n.createdAt])).toEqual([[r1, 1], [r2, 2]]);
       const attempts = [attempt(triggerId, r1, 1, false), attempt(triggerId, r1, 2, false), attempt(triggerId, r1, 3, true)];
       await store.recordNotifyAttempt(attempts[0]!);
       await store.recordNotifyAttempt(attempts[1]!);
-      expect((await store.pendingNotifications()).map((n) => n.runId)).toEqual([r1, r2]);
+      expect((await store.pendingNotifications()).map((n) => [n.runId, n.attempts])).toEqual([[r1, 2], [r2, 0]]);
       await store.recordNotifyAttempt(attempts[2]!, 'delivered');
       expect((await store.pendingNotifications()).map((n) => n.runId)).toEqual([r2]);
       await store.endNotification(r2, 'failed');

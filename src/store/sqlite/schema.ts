@@ -69,7 +69,8 @@ CREATE TABLE IF NOT EXISTS hook_deliveries (
   PRIMARY KEY (source, id)
 );
 CREATE TABLE IF NOT EXISTS notifications (
-  run_id TEXT PRIMARY KEY, trigger_id TEXT NOT NULL, state TEXT NOT NULL, created_at INTEGER NOT NULL
+  run_id TEXT PRIMARY KEY, trigger_id TEXT NOT NULL, state TEXT NOT NULL, attempts INTEGER NOT NULL,
+  created_at INTEGER NOT NULL
 );
 CREATE INDEX IF NOT EXISTS notifications_pending ON notifications(created_at) WHERE state = 'pending';
 CREATE TABLE IF NOT EXISTS notify_attempts (

@@ -46,6 +46,7 @@ interface NotificationRow {
   run_id: string;
   trigger_id: string;
   state: string;
+  attempts: number;
   created_at: number;
 }
 
@@ -78,7 +79,13 @@ export function toNotifyAttempt(row: NotifyAttemptRow): NotifyAttemptRecord {
 }
 
 function toNotification(row: NotificationRow): NotificationRecord {
-  return { runId: row.run_id, triggerId: row.trigger_id, state: row.state as NotificationRecord['state'], createdAt: row.created_at };
+  return {
+    runId: row.run_id,
+    triggerId: row.trigger_id,
+    state: row.state as NotificationRecord['state'],
+    attempts: row.attempts,
+    createdAt: row.created_at,
+  };
 }
 
 /** Single-row and small reads; the paged lists go through the reader's `page`. */

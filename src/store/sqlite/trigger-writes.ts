@@ -17,7 +17,10 @@ export class TriggerWrites {
       deleteTrigger: db.prepare('DELETE FROM triggers WHERE id = ?'),
       // OR IGNORE: a delivery already stored stands; `changes` tells the caller which one it was.
       insertDelivery: db.prepare('INSERT OR IGNORE INTO hook_deliveries (source, id, event, runs, received_at) VALUES (?, ?, ?, ?, ?)'),
-      insertNotification: db.prepare('INSERT OR IGNORE INTO notifications (run_id, trigger_id, state, created_at) VALUES (?, ?, ?, ?)'),
+      insertNotification: db.prepare(
+        'INSERT OR IGNORE INTO notifications (run_id, trigger_id, state, attempts, created_at) VALUES (?, ?, ?, ?, ?)',
+      ),
+      countAttempt: db.prepare('UPDATE notifications SET attempts = MAX(attempts, ?) WHERE run_id = ?'),
       insertAttempt: db.prepare(
         'INSERT INTO notify_attempts (id, trigger_id, run_id, attempt, at, status_code, error, ok) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
       ),
@@ -52,11 +55,12 @@ export class TriggerWrites {
       }
       case 'notification': {
         const n = op.record;
-        return this.stmt.insertNotification.run(n.runId, n.triggerId, n.state, n.createdAt).changes === 1;
+        return this.stmt.insertNotification.run(n.runId, n.triggerId, n.state, n.attempts, n.createdAt).changes === 1;
       }
       case 'notifyAttempt': {
         const a = op.attempt;
         this.stmt.insertAttempt.run(a.id, a.triggerId, a.runId, a.attempt, a.at, a.statusCode, a.error, a.ok ? 1 : 0);
+        this.stmt.countAttempt.run(a.attempt, a.runId);
         if (op.state) this.stmt.endNotification.run(op.state, a.runId);
         return null;
       }
