@@ -154,6 +154,13 @@ describe('webhooks: configuration and restarts', () => {
     expectError(await gitlab(s, 'Push Hook', {}), 404, 'NOT_FOUND');
   });
 
+  it('bounds a delivery by TROUPE_MAX_BODY_BYTES like any body: a larger one is a 413, signed or not', async () => {
+    await using s = await startTestServer({ ...HOOK_ENV, TROUPE_MAX_BODY_BYTES: '1024' }, { pool: false });
+    const payload = { ...pushPayload('acme/shop', 'main'), padding: 'x'.repeat(4096) };
+    expectError(await github(s, 'push', payload), 413, 'PAYLOAD_TOO_LARGE');
+    expectError(await github(s, 'push', payload, { signature: null }), 413, 'PAYLOAD_TOO_LARGE');
+  });
+
   it('a delivery received again after a restart on the same data dir answers the same runs; no new run is stored', async () => {
     const dir = tempDir();
     const delivery = crypto.randomUUID();
