@@ -42,6 +42,8 @@ export const CONFIG_DEFAULTS = {
   TROUPE_POOL: 'default',
   TROUPE_ACK_WAIT_SECONDS: 30,
   TROUPE_MAX_DELIVER: 5,
+  TROUPE_NOTIFY_MAX_ATTEMPTS: 5,
+  TROUPE_NOTIFY_BACKOFF_MS: 1000,
 } as const;
 
 const D = CONFIG_DEFAULTS;
@@ -124,6 +126,14 @@ export const configSchema = z.object({
   TROUPE_BDD_STEPS_DIR: z.string().min(1, { message: 'must not be empty' }).optional(),
   /** SQLite `synchronous` level: FULL survives power loss; NORMAL survives process crashes only. */
   TROUPE_STORE_SYNC: z.enum(['FULL', 'NORMAL'], { message: 'must be FULL or NORMAL' }).default(D.TROUPE_STORE_SYNC),
+  /** The secret GitHub signs webhook deliveries with; unset, `POST /v1/hooks/github` answers 404. */
+  TROUPE_GITHUB_WEBHOOK_SECRET: z.string().min(1).optional(),
+  /** The token GitLab sends in `X-Gitlab-Token`; unset, `POST /v1/hooks/gitlab` answers 404. */
+  TROUPE_GITLAB_WEBHOOK_TOKEN: z.string().min(1).optional(),
+  /** Attempts at posting a triggered run's report to its trigger's `notify.url` (the first included). */
+  TROUPE_NOTIFY_MAX_ATTEMPTS: int(1, 100).default(D.TROUPE_NOTIFY_MAX_ATTEMPTS),
+  /** Wait before the second attempt; doubled before each one after. */
+  TROUPE_NOTIFY_BACKOFF_MS: int(1, 3_600_000).default(D.TROUPE_NOTIFY_BACKOFF_MS),
 });
 
 export type Config = Readonly<z.infer<typeof configSchema>>;

@@ -18,6 +18,6 @@ function randomFraction(): number {
 const next = monotonicFactory(randomFraction);
 
 /** Time-ordered unique ids (ULID) with a readable prefix: `exe_…`, `run_…`. */
-export function newId(prefix: 'exe' | 'run' | 'job' | 'key' | 'tcs' | 'sui'): string {
+export function newId(prefix: 'exe' | 'run' | 'job' | 'key' | 'tcs' | 'sui' | 'trg' | 'ntf'): string {
   return `${prefix}_${next().toLowerCase()}`;
 }

@@ -2,6 +2,7 @@ import type { Config } from '../core/config.js';
 import type { Logger } from '../core/log.js';
 import type { AgentDirectory } from '../engine/agents.js';
 import type { Coordinator, Principal } from '../engine/coordinator.js';
+import type { TriggerRuns } from '../engine/triggers.js';
 import type { Store } from '../store/store.port.js';
 import type { Authenticator } from './auth.js';
 import type { Handler, HttpContext, Reply } from './http-kit.js';
@@ -16,6 +17,8 @@ export interface Api {
   limiter: RateLimiter;
   logger: Logger;
   config: Config;
+  /** Starts the runs of the triggers a webhook delivery matches, once per delivery id. */
+  hooks: TriggerRuns;
 }
 
 export type AuthedHandler = (ctx: HttpContext, principal: Principal) => Promise<Reply> | Reply;

@@ -12,8 +12,20 @@ export interface HttpContext {
   params: string[];
   authorization: string;
   ip: string;
-  /** Parsed JSON body; undefined when none was sent. */
+  /** Parsed JSON body; undefined when none was sent, and for a route that takes its body raw. */
   body: unknown;
+  /** The body as received, for a route registered with `rawBody` (a webhook's signature covers these bytes). */
+  rawBody?: Buffer;
+  /** The headers a route registered with `headers` asked for, by lower-case name ('' when absent). */
+  headers?: Record<string, string>;
+}
+
+/** What a route asks for beyond the usual context. */
+export interface RouteExtras {
+  /** Hand the body over unparsed as `rawBody` (the handler parses it, e.g. after checking a signature). */
+  rawBody?: boolean;
+  /** Lower-case names of headers to copy into `headers`. */
+  headers?: readonly string[];
 }
 
 export interface Reply {
@@ -39,7 +51,7 @@ export interface RouteOptions {
 type Method = 'get' | 'post' | 'put' | 'patch' | 'del';
 
 /** `route` bound to an app and options: what route modules register with. */
-export type RouteRegistrar = (method: Method, pattern: string, params: number, handler: Handler) => void;
+export type RouteRegistrar = (method: Method, pattern: string, params: number, handler: Handler, extras?: RouteExtras) => void;
 
 const JSON_TYPE = /^application\/json\s*(;|$)/i;
 
@@ -167,7 +179,8 @@ function nestsDeeperThan(raw: Buffer, limit: number): boolean {
   return false;
 }
 
-function parseJson(raw: Buffer, contentType: string): unknown {
+/** A JSON body checked as every route's is: content type (415), nesting depth and syntax (400). */
+export function parseJson(raw: Buffer, contentType: string): unknown {
   if (raw.length === 0) return undefined;
   if (!JSON_TYPE.test(contentType)) {
     throw new TroupeError('UNSUPPORTED_MEDIA_TYPE', `content-type ${contentType || '(none)'} is not application/json`);
@@ -204,6 +217,7 @@ export function route(
   params: number,
   handler: Handler,
   options: RouteOptions,
+  extras: RouteExtras = {},
 ): void {
   const httpMethod = method === 'del' ? 'DELETE' : method.toUpperCase();
   const hasBody = method !== 'get' && method !== 'del';
@@ -218,6 +232,7 @@ export function route(
     const values = params === 0 ? [] : Array.from({ length: params }, (_, i) => decodeParameter(req.getParameter(i) ?? ''));
     const authorization = req.getHeader('authorization');
     const contentType = hasBody ? req.getHeader('content-type') : '';
+    const headers = extras.headers ? Object.fromEntries(extras.headers.map((name) => [name, req.getHeader(name)])) : undefined;
     const body = hasBody ? readBody(res, options.maxBodyBytes, req.getHeader('content-length')) : null;
     const ip = Buffer.from(res.getRemoteAddressAsText()).toString();
     const finish = (reply: Reply) => {
@@ -234,7 +249,9 @@ export function route(
         params: values,
         authorization,
         ip,
-        body: raw === null ? undefined : parseJson(raw, contentType),
+        body: raw === null || extras.rawBody === true ? undefined : parseJson(raw, contentType),
+        ...(extras.rawBody === true ? { rawBody: raw ?? Buffer.alloc(0) } : {}),
+        ...(headers ? { headers } : {}),
       };
       return handler(ctx);
     };

@@ -5,6 +5,7 @@ import { CONTEXTS, PRIORITIES, RUN_STATUSES, STATUSES } from '../core/statuses.j
 import { CreateKeySchema } from './routes/admin.routes.js';
 import { SuiteBodySchema } from './routes/catalog.routes.js';
 import { CommandBodySchema } from './routes/executions.routes.js';
+import { TriggerBodySchema } from './routes/triggers.routes.js';
 
 /** The OpenAPI 3.1 document, generated from the same TypeBox schemas that validate requests. */
 
@@ -34,6 +35,16 @@ const idParam = { name: 'id', in: 'path', required: true, schema: { type: 'strin
 const jobIdParam = { name: 'jobId', in: 'path', required: true, schema: { type: 'string' } };
 const ok = (description: string) => ({ description, content: { 'application/json': { schema: { type: 'object' } } } });
 const common = errors(401, 404, 429);
+const headerParam = (name: string, required = true) => ({ name, in: 'header', required, schema: { type: 'string' } });
+const hook = (summary: string, headers: string[]) => ({
+  post: {
+    summary,
+    security: [],
+    parameters: headers.map((h) => headerParam(h)),
+    requestBody: { required: true, content: { 'application/json': { schema: { type: 'object' } } } },
+    responses: { '202': ok('{ delivery, runs: [runId] }'), ...errors(400, 401, 404, 413, 415) },
+  },
+});
 
 export function openApiDocument(version: string) {
   const command = (name: string, what: string) => ({
@@ -125,6 +136,17 @@ export function openApiDocument(version: string) {
       '/v1/dead-letters': { get: { summary: 'Dead-lettered jobs, newest first (admin)', responses: { '200': ok('{ items }'), ...common, ...errors(403) } } },
       '/v1/dead-letters/{jobId}': { delete: { summary: 'Discard a dead letter (admin)', parameters: [jobIdParam], responses: { '200': ok('discarded'), ...common, ...errors(403) } } },
       '/v1/dead-letters/{jobId}/redrive': { post: { summary: "Run a dead letter's execution again as a new execution linked by rerunOf (admin)", parameters: [jobIdParam], responses: { '201': ok('the new execution'), ...common, ...errors(403, 409) } } },
+      '/v1/triggers': {
+        post: { summary: 'Create a CI trigger (runner, admin); the notify secret is never shown again', requestBody: { required: true, ...json(TriggerBodySchema) }, responses: { '201': ok('the trigger'), ...common, ...errors(400, 403) } },
+        get: { summary: "List triggers, newest first (the caller's own; an admin's: everyone's)", parameters: listParams.slice(0, 2), responses: { '200': ok('{ items, next }'), ...common, ...errors(400) } },
+      },
+      '/v1/triggers/{id}': {
+        get: { summary: 'Get a trigger', parameters: [idParam], responses: { '200': ok('the trigger'), ...common } },
+        delete: { summary: 'Delete a trigger (owner or admin)', parameters: [idParam], responses: { '200': ok('deleted'), ...common, ...errors(403) } },
+      },
+      '/v1/triggers/{id}/deliveries': { get: { summary: "Attempts at posting the trigger's run reports to notify.url, newest first", parameters: [idParam, ...listParams.slice(0, 2)], responses: { '200': ok('{ items, next }'), ...common, ...errors(400) } } },
+      '/v1/hooks/github': hook('GitHub webhook, authenticated by X-Hub-Signature-256 (HMAC-SHA256 of the raw body)', ['X-Hub-Signature-256', 'X-GitHub-Event', 'X-GitHub-Delivery']),
+      '/v1/hooks/gitlab': hook('GitLab webhook, authenticated by X-Gitlab-Token', ['X-Gitlab-Token', 'X-Gitlab-Event', 'X-Gitlab-Event-UUID']),
       '/v1/live': { get: { summary: 'Live channel (WebSocket upgrade); see docs/api.md', responses: { '101': { description: 'switching protocols' }, ...errors(401, 429) } } },
       '/healthz': { get: { summary: 'Process is up', security: [], responses: { '200': ok('ok') } } },
       '/readyz': { get: { summary: 'Store and bus reachable', security: [], responses: { '200': ok('ready'), '503': ok('not ready') } } },

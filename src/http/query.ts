@@ -3,7 +3,7 @@ import { PRIORITIES, CONTEXTS, STATUSES, RUN_STATUSES } from '../core/statuses.j
 import { decodeCursor, decodeSeqCursor } from '../store/cursor.js';
 
 /** A cursor of one list: another list's cursor (its ids have another prefix) is a 400. */
-type CursorKind = 'cursor:exe' | 'cursor:run' | 'cursor:tcs' | 'cursor:sui' | 'cursor:seq';
+type CursorKind = 'cursor:exe' | 'cursor:run' | 'cursor:tcs' | 'cursor:sui' | 'cursor:seq' | 'cursor:trg' | 'cursor:ntf';
 type Kind = 'limit' | CursorKind | 'time' | 'id' | readonly string[];
 
 /** Query parameters an endpoint accepts and how each is checked. */

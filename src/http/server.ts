@@ -20,6 +20,11 @@ import { agentRoutes } from './routes/agents.routes.js';
 import { catalogRoutes } from './routes/catalog.routes.js';
 import { executionRoutes } from './routes/executions.routes.js';
 import { runRoutes } from './routes/runs.routes.js';
+import { hookRoutes } from './routes/hooks.routes.js';
+import { triggerRoutes } from './routes/triggers.routes.js';
+import { Notifier } from '../engine/notifier.js';
+import { TriggerRuns } from '../engine/triggers.js';
+import { systemClock } from '../core/clock.js';
 
 export interface ServerOptions {
   engine: Engine;
@@ -67,7 +72,17 @@ export async function startServer(options: ServerOptions): Promise<Server> {
   const limiter = new RateLimiter(config.API_RATE_LIMIT_PER_MINUTE);
   const sweep = setInterval(() => limiter.sweep(), 60_000);
   sweep.unref();
-  const api: Api = { coordinator: engine.coordinator, agents: engine.agents, store: engine.store, auth, limiter, logger, config };
+  // Run notifications are sent by the serving process only (an in-process `troupe run` on the same data dir does not).
+  const notifier = new Notifier({
+    store: engine.store,
+    coordinator: engine.coordinator,
+    logger: logger.child({ component: 'notifier' }),
+    maxAttempts: config.TROUPE_NOTIFY_MAX_ATTEMPTS,
+    backoffMs: config.TROUPE_NOTIFY_BACKOFF_MS,
+  });
+  await notifier.start();
+  const hooks = new TriggerRuns({ store: engine.store, coordinator: engine.coordinator, notifier, clock: systemClock, logger });
+  const api: Api = { coordinator: engine.coordinator, agents: engine.agents, store: engine.store, auth, limiter, logger, config, hooks };
   const metrics = new Metrics(engine.coordinator, engine.bus);
   const stopRunMetrics = engine.coordinator.onRunFinished((run) =>
     metrics.runDuration.observe({ status: run.status }, Math.max(0, run.finishedAt - run.createdAt) / 1000),
@@ -76,7 +91,7 @@ export async function startServer(options: ServerOptions): Promise<Server> {
   let inFlight = 0;
   let draining = false;
   const routes: { method: string; pattern: string }[] = [];
-  const register: RouteRegistrar = (method, pattern, params, handler) => {
+  const register: RouteRegistrar = (method, pattern, params, handler, extras) => {
     routes.push({ method: method === 'del' ? 'DELETE' : method.toUpperCase(), pattern });
     const counted: Handler = async (ctx) => {
       if (draining) throw new TroupeError('ENGINE_STOPPED', 'the server is shutting down');
@@ -93,7 +108,7 @@ export async function startServer(options: ServerOptions): Promise<Server> {
       ...(config.METRICS_ENABLED
         ? { observe: (r, m, status, seconds) => metrics.observeRequest(r, m, status, seconds) }
         : {}),
-    });
+    }, extras);
   };
 
   executionRoutes(api, register);
@@ -101,6 +116,8 @@ export async function startServer(options: ServerOptions): Promise<Server> {
   adminRoutes(api, register);
   catalogRoutes(api, register);
   agentRoutes(api, register);
+  triggerRoutes(api, register);
+  hookRoutes(api, register);
   register('get', '/healthz', 0, () => ({ status: 200, body: { status: 'ok' } }));
   register('get', '/readyz', 0, async () => {
     const failure = engine.store.failure();
@@ -172,6 +189,7 @@ export async function startServer(options: ServerOptions): Promise<Server> {
       const deadline = Date.now() + graceMs;
       while (inFlight > 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 10));
       clearInterval(sweep);
+      await notifier.stop();
       stopRunMetrics();
       metrics.close();
     },

@@ -24,6 +24,11 @@ import type {
   TestOutcome,
   TransitionWrite,
   WriteOutcome,
+  HookDeliveryRecord,
+  HookSource,
+  NotificationRecord,
+  NotifyAttemptRecord,
+  TriggerRecord,
 } from './store.port.js';
 import type { ExecutionFacts } from '../report/run-report.js';
 import type { WriteOp } from './sqlite/ops.js';
@@ -285,5 +290,55 @@ export class SqliteStore implements Store {
     await this.writer.close();
     this.db.close();
     if (this.scratchDir) rmSync(this.scratchDir, { recursive: true, force: true });
+  }
+
+  // Triggers, webhook deliveries and run notifications (SPEC §8).
+
+  async saveTrigger(trigger: TriggerRecord): Promise<void> {
+    await this.write({ k: 'trigger', record: trigger });
+  }
+
+  getTrigger(id: string): Promise<TriggerRecord | null> {
+    return settle(() => this.reader.triggers.getTrigger(id));
+  }
+
+  listTriggers(filter: { owner?: string; limit: number; cursor?: string | null }): Promise<Page<TriggerRecord>> {
+    return settle(() => this.reader.listTriggers(filter));
+  }
+
+  triggersFor(source: HookSource, repository: string): Promise<TriggerRecord[]> {
+    return settle(() => this.reader.triggers.triggersFor(source, repository));
+  }
+
+  deleteTrigger(id: string): Promise<boolean> {
+    return this.write({ k: 'deleteTrigger', id });
+  }
+
+  recordHookDelivery(delivery: HookDeliveryRecord): Promise<boolean> {
+    return this.write({ k: 'hookDelivery', record: delivery });
+  }
+
+  getHookDelivery(source: HookSource, id: string): Promise<HookDeliveryRecord | null> {
+    return settle(() => this.reader.triggers.getHookDelivery(source, id));
+  }
+
+  addNotification(notification: NotificationRecord): Promise<boolean> {
+    return this.write({ k: 'notification', record: notification });
+  }
+
+  pendingNotifications(): Promise<NotificationRecord[]> {
+    return settle(() => this.reader.triggers.pendingNotifications());
+  }
+
+  async recordNotifyAttempt(attempt: NotifyAttemptRecord, state?: 'delivered' | 'failed'): Promise<void> {
+    await this.write({ k: 'notifyAttempt', attempt, ...(state === undefined ? {} : { state }) });
+  }
+
+  async endNotification(runId: string, state: 'delivered' | 'failed'): Promise<void> {
+    await this.write({ k: 'endNotification', runId, state });
+  }
+
+  listNotifyAttempts(filter: { triggerId: string; limit: number; cursor?: string | null }): Promise<Page<NotifyAttemptRecord>> {
+    return settle(() => this.reader.listNotifyAttempts(filter));
   }
 }

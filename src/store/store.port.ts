@@ -272,4 +272,93 @@ export interface Store {
   /** The error that stopped this store taking writes for good (its writer died), or null while it takes them. */
   failure(): Error | null;
   close(): Promise<void>;
+
+  // Triggers, webhook deliveries and run notifications (SPEC §8).
+  saveTrigger(trigger: TriggerRecord): Promise<void>;
+  getTrigger(id: string): Promise<TriggerRecord | null>;
+  /** Newest first, paged like listSuites. */
+  listTriggers(filter: { owner?: string; limit: number; cursor?: string | null }): Promise<Page<TriggerRecord>>;
+  /** The triggers of one repository of one provider, oldest first. */
+  triggersFor(source: HookSource, repository: string): Promise<TriggerRecord[]>;
+  /** False when there is no such trigger. */
+  deleteTrigger(id: string): Promise<boolean>;
+  /**
+   * Stores a delivery unless one with the same source and id is stored: false then, and the stored one stands
+   * (the key decides between two concurrent deliveries).
+   */
+  recordHookDelivery(delivery: HookDeliveryRecord): Promise<boolean>;
+  getHookDelivery(source: HookSource, id: string): Promise<HookDeliveryRecord | null>;
+  /** Stores a pending notification unless the run has one: false then. */
+  addNotification(notification: NotificationRecord): Promise<boolean>;
+  /** Every notification still pending, oldest first: what a restarted server must send. */
+  pendingNotifications(): Promise<NotificationRecord[]>;
+  /**
+   * Stores an attempt and counts it on the run's notification; with `state`, also ends the notification in that state
+   * (same transaction).
+   */
+  recordNotifyAttempt(attempt: NotifyAttemptRecord, state?: 'delivered' | 'failed'): Promise<void>;
+  /** Ends a notification without an attempt (its trigger is gone). */
+  endNotification(runId: string, state: 'delivered' | 'failed'): Promise<void>;
+  /** A trigger's notification attempts, newest first, paged. */
+  listNotifyAttempts(filter: { triggerId: string; limit: number; cursor?: string | null }): Promise<Page<NotifyAttemptRecord>>;
+}
+
+/** A webhook provider (SPEC §8). */
+export type HookSource = 'github' | 'gitlab';
+
+/**
+ * A CI trigger (SPEC §8): a delivery of `source` for `repository` whose event is one of `events` and whose branch
+ * matches one of `branches` (every branch when null) starts one run of `suiteId`, owned by `owner`.
+ */
+export interface TriggerRecord {
+  id: string;
+  owner: string;
+  name: string;
+  source: HookSource;
+  repository: string;
+  events: string[];
+  /** Branch globs; null matches every branch. */
+  branches: string[] | null;
+  suiteId: string;
+  /** Where the report summary of each run it started is posted, signed with `secret`; null for none. */
+  notify: { url: string; secret: string } | null;
+  createdAt: number;
+}
+
+/** A webhook delivery as answered: the same delivery id again answers the same runs. */
+export interface HookDeliveryRecord {
+  source: HookSource;
+  /** The provider's delivery id (`X-GitHub-Delivery`, `X-Gitlab-Event-UUID`). */
+  id: string;
+  event: string;
+  runs: string[];
+  receivedAt: number;
+}
+
+/**
+ * A run whose end is to be posted to its trigger's `notify.url`: stored when the run starts, so a notification
+ * still owed when the server stops is sent after a restart.
+ */
+export interface NotificationRecord {
+  runId: string;
+  triggerId: string;
+  state: 'pending' | 'delivered' | 'failed';
+  /** Attempts made so far (a restart goes on counting from here). */
+  attempts: number;
+  createdAt: number;
+}
+
+/** One attempt at posting a notification. */
+export interface NotifyAttemptRecord {
+  /** Time-ordered (`ntf_…`): the newest attempt has the greatest id. */
+  id: string;
+  triggerId: string;
+  runId: string;
+  /** 1, 2, 3… per run. */
+  attempt: number;
+  at: number;
+  /** The receiver's HTTP status; null when no answer came (the error says why). */
+  statusCode: number | null;
+  error: string | null;
+  ok: boolean;
 }

@@ -7,6 +7,7 @@ import { storeCatalogTests } from './store.catalog.js';
 import { storeHistoryTests } from './store.history.js';
 import { storeModelTests } from './store.model.js';
 import { storeQueryTests } from './store.queries.js';
+import { storeTriggerTests } from './store.triggers.js';
 import { drive, type StoreUnderTest } from './store.support.js';
 
 export type { StoreUnderTest } from './store.support.js';
@@ -410,5 +411,6 @@ export function storeContract(name: string, open: () => Promise<StoreUnderTest>)
     storeModelTests(() => store);
     storeCatalogTests(() => store);
     storeHistoryTests(() => ({ store, sut }));
+    storeTriggerTests(() => ({ store, sut }));
   });
 }

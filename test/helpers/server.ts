@@ -195,13 +195,15 @@ export async function startTestServer(
   overrides: EngineOverrides = {},
   /** More options for `startServer` (e.g. `live` tuning). */
   serverOptions: Pick<ServerOptions, 'live'> = {},
+  /** An existing data dir, to start again on what an earlier server stored (disposing removes it). */
+  dir?: string,
 ): Promise<TestServer> {
   const fullEnv: Record<string, string> = {
     API_RATE_LIMIT_PER_MINUTE: '1000000',
     ...env,
     TROUPE_JWT_SECRET: env.TROUPE_JWT_SECRET ?? randomSecret(),
   };
-  const t = await startEngine(fullEnv, overrides);
+  const t = await startEngine(fullEnv, overrides, dir);
   const config = loadConfig({ TROUPE_DATA_DIR: t.dir, LOGGING_LEVEL: 'warn', TROUPE_STORE_SYNC: 'NORMAL', ...fullEnv });
   const logs: Record<string, unknown>[] = [];
   const logger = createLogger('warn', {

@@ -12,6 +12,10 @@ import type {
   SuiteRecord,
   TestCaseRecord,
   TransitionWrite,
+  HookDeliveryRecord,
+  NotificationRecord,
+  NotifyAttemptRecord,
+  TriggerRecord,
 } from '../store.port.js';
 import type { RunStatus } from '../../core/statuses.js';
 
@@ -29,7 +33,17 @@ export type WriteOp =
   | { k: 'deleteSuite'; id: string }
   | { k: 'apiKey'; key: ApiKeyRecord }
   | { k: 'revokeApiKey'; id: string; at: number }
-  | { k: 'audit'; entry: AuditEntry };
+  | { k: 'audit'; entry: AuditEntry }
+  | TriggerWriteOp;
+
+/** Writes of triggers, webhook deliveries and run notifications (SPEC §8); `trigger-writes.ts` applies them. */
+export type TriggerWriteOp =
+  | { k: 'trigger'; record: TriggerRecord }
+  | { k: 'deleteTrigger'; id: string }
+  | { k: 'hookDelivery'; record: HookDeliveryRecord }
+  | { k: 'notification'; record: NotificationRecord }
+  | { k: 'notifyAttempt'; attempt: NotifyAttemptRecord; state?: 'delivered' | 'failed' }
+  | { k: 'endNotification'; runId: string; state: 'delivered' | 'failed' };
 
 /** What a write answered: a conditional write's outcome, whether something was changed, or nothing. */
 export type WriteValue = string | boolean | null;

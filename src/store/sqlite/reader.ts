@@ -19,7 +19,10 @@ import type {
   TestCaseRecord,
   TestHistory,
   TestOutcome,
+  NotifyAttemptRecord,
+  TriggerRecord,
 } from '../store.port.js';
+import { TriggerReads, toNotifyAttempt, toTrigger, type NotifyAttemptRow, type TriggerRow } from './trigger-reads.js';
 import {
   LOG_SINCE,
   toApiKey,
@@ -53,11 +56,14 @@ function addClause(where: string[], args: (string | number)[], clause: string, v
  */
 export class SqliteReader {
   private readonly stmt;
+  /** Triggers, webhook deliveries and run notifications (SPEC §8). */
+  readonly triggers: TriggerReads;
 
   private readonly facts: RunFactsQuery;
 
   constructor(private readonly db: Database.Database) {
     this.facts = new RunFactsQuery(db);
+    this.triggers = new TriggerReads(db);
     this.stmt = {
       getExecution: db.prepare<[string], ExecutionRow>('SELECT * FROM executions WHERE id = ?'),
       listActive: db.prepare<[], ExecutionRow>('SELECT * FROM executions WHERE terminal = 0 ORDER BY id'),
@@ -144,7 +150,7 @@ export class SqliteReader {
 
   /** Newest first by id (ULIDs sort by creation time), with time bounds and an opaque cursor. */
   private page<Row, T extends { id: string }>(
-    table: 'executions' | 'runs' | 'testcases' | 'suites',
+    table: 'executions' | 'runs' | 'testcases' | 'suites' | 'triggers' | 'notify_attempts',
     where: string[],
     args: (string | number)[],
     filter: { limit: number; cursor?: string | null; createdAfter?: number; createdBefore?: number },
@@ -289,5 +295,19 @@ export class SqliteReader {
       source: row.source as string,
       ...(row.details === null ? {} : { details: JSON.parse(row.details as string) as unknown }),
     }));
+  }
+
+  listTriggers(filter: { owner?: string; limit: number; cursor?: string | null }): Page<TriggerRecord> {
+    const where: string[] = [];
+    const args: (string | number)[] = [];
+    if (filter.owner !== undefined) addClause(where, args, 'owner = ?', filter.owner);
+    return this.page<TriggerRow, TriggerRecord>('triggers', where, args, filter, toTrigger);
+  }
+
+  listNotifyAttempts(filter: { triggerId: string; limit: number; cursor?: string | null }): Page<NotifyAttemptRecord> {
+    const where: string[] = [];
+    const args: (string | number)[] = [];
+    addClause(where, args, 'trigger_id = ?', filter.triggerId);
+    return this.page<NotifyAttemptRow, NotifyAttemptRecord>('notify_attempts', where, args, { limit: filter.limit, cursor: filter.cursor ?? null }, toNotifyAttempt);
   }
 }

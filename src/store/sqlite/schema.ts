@@ -70,6 +70,29 @@ CREATE TABLE IF NOT EXISTS audit (
   id INTEGER PRIMARY KEY AUTOINCREMENT, at INTEGER NOT NULL, principal TEXT NOT NULL, action TEXT NOT NULL,
   target TEXT NOT NULL, source TEXT NOT NULL, details TEXT
 );
+-- Triggers, webhook deliveries and run notifications (SPEC §8).
+CREATE TABLE IF NOT EXISTS triggers (
+  id TEXT PRIMARY KEY, owner TEXT NOT NULL, name TEXT NOT NULL, source TEXT NOT NULL, repository TEXT NOT NULL,
+  events TEXT NOT NULL, branches TEXT, suite_id TEXT NOT NULL, notify_url TEXT, notify_secret TEXT,
+  created_at INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS triggers_by_repository ON triggers(source, repository);
+CREATE INDEX IF NOT EXISTS triggers_owner ON triggers(owner, id);
+-- The primary key decides between two concurrent deliveries of the same id: the first stored stands.
+CREATE TABLE IF NOT EXISTS hook_deliveries (
+  source TEXT NOT NULL, id TEXT NOT NULL, event TEXT NOT NULL, runs TEXT NOT NULL, received_at INTEGER NOT NULL,
+  PRIMARY KEY (source, id)
+);
+CREATE TABLE IF NOT EXISTS notifications (
+  run_id TEXT PRIMARY KEY, trigger_id TEXT NOT NULL, state TEXT NOT NULL, attempts INTEGER NOT NULL,
+  created_at INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS notifications_pending ON notifications(created_at) WHERE state = 'pending';
+CREATE TABLE IF NOT EXISTS notify_attempts (
+  id TEXT PRIMARY KEY, trigger_id TEXT NOT NULL, run_id TEXT NOT NULL, attempt INTEGER NOT NULL, at INTEGER NOT NULL,
+  status_code INTEGER, error TEXT, ok INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS notify_attempts_by_trigger ON notify_attempts(trigger_id, id);
 `;
 
 /** Columns added after a table was first created: `CREATE TABLE IF NOT EXISTS` leaves older files without them. */

@@ -4,6 +4,7 @@ import { TERMINAL_STATUSES } from '../../core/statuses.js';
 import type { ExecutionRecord, RunRecord, StepRecord, StepsWrite, TransitionWrite, WriteOutcome } from '../store.port.js';
 import { HistoryWriter } from './history-writer.js';
 import type { WriteOp, WriteResult, WriteValue, WriterConfig } from './ops.js';
+import { TriggerWrites } from './trigger-writes.js';
 
 const terminal = new Set<string>(TERMINAL_STATUSES);
 
@@ -24,6 +25,7 @@ export class SqliteWriter {
   private readonly applySingle: Database.Transaction<(op: WriteOp) => WriteValue>;
   private readonly delay: Int32Array | null;
   private readonly history: HistoryWriter;
+  private readonly triggers: TriggerWrites;
   /** The newest cursor handed out; caught up with the file at the start of every write transaction. */
   private cursor = 0;
 
@@ -86,6 +88,7 @@ export class SqliteWriter {
       revokeApiKey: db.prepare('UPDATE api_keys SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL'),
       insertAudit: db.prepare('INSERT INTO audit (at, principal, action, target, source, details) VALUES (?, ?, ?, ?, ?, ?)'),
     };
+    this.triggers = new TriggerWrites(db);
   }
 
   /**
@@ -179,6 +182,13 @@ export class SqliteWriter {
         this.stmt.insertAudit.run(e.at, e.principal, e.action, e.target, e.source, e.details === undefined ? null : JSON.stringify(e.details));
         return null;
       }
+      case 'trigger':
+      case 'deleteTrigger':
+      case 'hookDelivery':
+      case 'notification':
+      case 'notifyAttempt':
+      case 'endNotification':
+        return this.triggers.apply(op);
     }
   }
 
