@@ -9,14 +9,14 @@ import { serveCommand } from './serve.command.js';
 import { statusCommand } from './status.command.js';
 import { workerCommand, type WorkerCommandOptions } from './worker.command.js';
 
-/**
- * Exit codes (SPEC §8): 0 all passed or were skipped, 1 a test did not pass (or the engine failed), 2 a bad file,
- * flag or configuration, 3 the server could not be reached or refused the credentials.
- */
 const cli = loadCliConfig();
 // A bar on an interactive terminal, plain lines in CI logs: decided once, here.
 const progress = progressForm(process.stdout, cli.CI);
 
+/**
+ * Exit codes (SPEC §8): 0 all passed or were skipped, 1 a test did not pass (or the engine failed), 2 a bad file,
+ * flag or configuration, 3 the server could not be reached or refused the credentials.
+ */
 const program = new Command()
   .name('troupe')
   .description('Troupe test execution engine')
