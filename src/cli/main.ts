@@ -1,11 +1,17 @@
 import { Command, CommanderError } from 'commander';
+import { loadCliConfig } from '../core/config.js';
 import { TroupeError } from '../core/errors.js';
+import { progressForm } from './progress.js';
 import { remoteRunCommand, remoteStatusCommand } from './remote-run.js';
 import type { RunFlags } from './run-file.js';
 import { runCommand } from './run.command.js';
 import { serveCommand } from './serve.command.js';
 import { statusCommand } from './status.command.js';
 import { workerCommand, type WorkerCommandOptions } from './worker.command.js';
+
+const cli = loadCliConfig();
+// A bar on an interactive terminal, plain lines in CI logs: decided once, here.
+const progress = progressForm(process.stdout, cli.CI);
 
 /**
  * Exit codes (SPEC §8): 0 all passed or were skipped, 1 a test did not pass (or the engine failed), 2 a bad file,
@@ -24,16 +30,17 @@ program
   .option('--wait', 'wait until every execution has finished (always so in embedded mode)', true)
   .option('--junit <path>', 'write a JUnit XML report')
   .option('--json <path>', 'write the JSON report (the same as GET /v1/runs/:id/report)')
+  .option('--html <path>', 'write the report as one self-contained HTML page (failures first)')
   .option('--label <key=value>', 'a label on the run (repeatable; over the file\'s labels)', (value: string, all: string[]) => [...all, value], [])
   .option('--fail-fast', 'stop the rest of the run at the first test that does not pass')
   .option('--max-parallel <n>', 'at most n of the run\'s executions at once')
   .option('--priority <priority>', 'the run\'s priority: CRITICAL, HIGH, NORMAL, LOW or DEFERRED')
   .option('--server <url>', 'submit to a Troupe server instead of running in-process (or TROUPE_SERVER)')
   .option('--token <token>', 'API key or JWT for --server (or TROUPE_TOKEN)')
-  .action(async (file: string, opts: RunFlags & { wait?: boolean; junit?: string; json?: string; server?: string; token?: string }) => {
-    const server = opts.server ?? process.env.TROUPE_SERVER;
-    const token = opts.token ?? process.env.TROUPE_TOKEN;
-    const files = { ...(opts.junit ? { junit: opts.junit } : {}), ...(opts.json ? { json: opts.json } : {}) };
+  .action(async (file: string, opts: RunFlags & { wait?: boolean; junit?: string; json?: string; html?: string; server?: string; token?: string }) => {
+    const server = opts.server ?? cli.TROUPE_SERVER;
+    const token = opts.token ?? cli.TROUPE_TOKEN;
+    const files = { ...(opts.junit ? { junit: opts.junit } : {}), ...(opts.json ? { json: opts.json } : {}), ...(opts.html ? { html: opts.html } : {}) };
     const flags: RunFlags = {
       ...(opts.label ? { label: opts.label } : {}),
       ...(opts.failFast ? { failFast: true } : {}),
@@ -41,8 +48,8 @@ program
       ...(opts.priority !== undefined ? { priority: opts.priority } : {}),
     };
     process.exitCode = server
-      ? await remoteRunCommand(file, { server, ...(token ? { token } : {}), ...files, flags })
-      : await runCommand(file, { ...files, flags });
+      ? await remoteRunCommand(file, { server, ...(token ? { token } : {}), ...files, flags, progress })
+      : await runCommand(file, { ...files, flags, progress });
   });
 
 program
@@ -71,8 +78,8 @@ program
   .option('--server <url>', 'ask a Troupe server instead of the local data dir (or TROUPE_SERVER)')
   .option('--token <token>', 'API key or JWT for --server (or TROUPE_TOKEN)')
   .action(async (id: string, opts: { server?: string; token?: string }) => {
-    const server = opts.server ?? process.env.TROUPE_SERVER;
-    const token = opts.token ?? process.env.TROUPE_TOKEN;
+    const server = opts.server ?? cli.TROUPE_SERVER;
+    const token = opts.token ?? cli.TROUPE_TOKEN;
     process.exitCode = server ? await remoteStatusCommand(id, { server, ...(token ? { token } : {}) }) : await statusCommand(id);
   });
 

@@ -2,9 +2,10 @@ import WebSocket from 'ws';
 import type { TransitionEvent } from '../bus/bus.port.js';
 import { TroupeError } from '../core/errors.js';
 import { isTerminal } from '../core/statuses.js';
+import type { HtmlRun } from '../report/html.js';
 import type { RunReport } from '../report/run-report.js';
 import { ApiClient } from './api-client.js';
-import { Progress } from './progress.js';
+import { createProgress, type ProgressForm } from './progress.js';
 import { applyRunFlags, readRunFile, type RunFlags } from './run-file.js';
 import { finishRun, statusExitCode, type ReportFiles } from './summary.js';
 
@@ -85,7 +86,7 @@ async function finalRun(client: ApiClient, runId: string): Promise<{ status: str
 }
 
 /** `troupe run <file> --server URL`: submits through the API and follows the live channel. */
-export async function remoteRunCommand(path: string, options: { server: string; token?: string; flags?: RunFlags } & ReportFiles): Promise<number> {
+export async function remoteRunCommand(path: string, options: { server: string; token?: string; flags?: RunFlags; progress?: ProgressForm } & ReportFiles): Promise<number> {
   const out = (line: string) => process.stdout.write(`${line}\n`);
   const body = applyRunFlags(await readRunFile(path), options.flags ?? {});
   body.context ??= 'CI_CD';
@@ -95,22 +96,22 @@ export async function remoteRunCommand(path: string, options: { server: string; 
   const items = (body.items as { name: string }[] | undefined) ?? [];
   const names = new Map(run.executionIds.map((id, i) => [id, items[i]?.name ?? id]));
   out(`${status === 201 ? 'Submitted' : 'Resuming'} run ${run.id} on ${client.base}: ${run.executionIds.length} execution(s)`);
-  const progress = new Progress(run.executionIds.length, names, out);
+  const progress = createProgress({ form: options.progress ?? 'lines', total: run.executionIds.length, names, write: (text) => process.stdout.write(text) });
   try {
     await follow(client, run.id, run.executionIds.length, (event) => {
       progress.onTransition(event);
       // A MANUAL execution waits for a person: say what is asked and where to answer.
       if (event.to === 'PAUSED' && event.reason?.startsWith('awaiting the verdict for step ')) {
         const step = /^awaiting the verdict for step (\d+)/.exec(event.reason)?.[1] ?? '0';
-        out(`  ? ${names.get(event.executionId) ?? event.executionId}: ${event.reason}`);
-        out(`    POST ${client.base}/v1/executions/${event.executionId}/steps/${step}/verdict {"verdict":"passed"|"failed"|"skipped"}`);
+        progress.print(`  ? ${names.get(event.executionId) ?? event.executionId}: ${event.reason}`);
+        progress.print(`    POST ${client.base}/v1/executions/${event.executionId}/steps/${step}/verdict {"verdict":"passed"|"failed"|"skipped"}`);
       }
     });
   } finally {
     progress.stop();
   }
   await finalRun(client, run.id);
-  const { body: report } = await client.request<RunReport<{ id: string; name: string; status: string }>>('GET', `/v1/runs/${run.id}/report`);
+  const { body: report } = await client.request<RunReport<HtmlRun & { name: string }>>('GET', `/v1/runs/${run.id}/report`);
   return finishRun(out, report, started, options);
 }
 

@@ -5,12 +5,14 @@ import { RunRequestSchema } from '../core/schemas.js';
 import { createEngine } from '../engine/create-engine.js';
 import { storedRunReport } from '../report/stored-tests.js';
 import { runView } from '../http/views.js';
-import { Progress } from './progress.js';
+import { createProgress, type ProgressForm, type ProgressView } from './progress.js';
 import { applyRunFlags, readRunFile, type RunFlags } from './run-file.js';
 import { finishRun, type ReportFiles } from './summary.js';
 
 export interface RunCommandOptions extends ReportFiles {
   flags?: RunFlags;
+  /** @defaultValue 'lines' */
+  progress?: ProgressForm;
 }
 
 const LOCAL_PRINCIPAL = { id: 'local', roles: ['admin'] as const };
@@ -48,7 +50,7 @@ export async function runCommand(path: string, options: RunCommandOptions): Prom
   process.once('SIGTERM', onSignal);
   try {
     const seen: TransitionEvent[] = [];
-    let progress: Progress | null = null;
+    let progress: ProgressView | null = null;
     let runId: string | null = null;
     const unsubscribe = engine.bus.subscribeTransitions((event) => {
       if (progress && event.runId === runId) progress.onTransition(event);
@@ -60,7 +62,7 @@ export async function runCommand(path: string, options: RunCommandOptions): Prom
     const items = (body.items as { name: string }[] | undefined) ?? [];
     const names = new Map(run.executionIds.map((id, i) => [id, items[i]?.name ?? id]));
     out(`${run.created ? 'Submitted' : 'Resuming'} run ${run.id}: ${run.executionIds.length} execution(s)`);
-    progress = new Progress(run.executionIds.length, names, out);
+    progress = createProgress({ form: options.progress ?? 'lines', total: run.executionIds.length, names, write: (text) => process.stdout.write(text) });
     for (const event of seen) if (event.runId === run.id) progress.onTransition(event);
     // The engine's timers (scheduled items, retry backoffs) do not hold the process open, so the wait does: a run
     // of items due later must not end the process with its run unfinished.

@@ -1,5 +1,6 @@
 import { writeFile } from 'node:fs/promises';
 import { STATUSES, type Status } from '../core/statuses.js';
+import { toHtmlReport, type HtmlRun } from '../report/html.js';
 import { toJunitXml } from '../report/junit.js';
 import type { RunReport } from '../report/run-report.js';
 
@@ -17,6 +18,8 @@ export function statusExitCode(status: string): number {
 export interface ReportFiles {
   junit?: string;
   json?: string;
+  /** The self-contained HTML page (the same as GET /v1/runs/:id/report?format=html). */
+  html?: string;
 }
 
 /**
@@ -25,7 +28,7 @@ export interface ReportFiles {
  */
 export async function finishRun(
   out: (line: string) => void,
-  report: RunReport<{ id: string; name: string; status: string }>,
+  report: RunReport<HtmlRun & { name: string }>,
   startedAt: number,
   files: ReportFiles,
 ): Promise<number> {
@@ -45,6 +48,10 @@ export async function finishRun(
   if (files.json) {
     await writeFile(files.json, `${JSON.stringify(report, null, 2)}\n`);
     out(`JSON report written to ${files.json}`);
+  }
+  if (files.html) {
+    await writeFile(files.html, toHtmlReport(report));
+    out(`HTML report written to ${files.html}`);
   }
   return run.status === 'PASSED' ? 0 : 1;
 }

@@ -158,6 +158,31 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   return Object.freeze(parsed.data);
 }
 
+/** What the CLI reads of its environment besides the engine's configuration (SPEC §8). */
+export const cliConfigSchema = z.object({
+  /** The server `troupe run` and `troupe status` talk to instead of the local engine (`--server` wins). */
+  TROUPE_SERVER: z.string().optional(),
+  /** The API key or JWT for TROUPE_SERVER (`--token` wins). */
+  TROUPE_TOKEN: z.string().optional(),
+  /** Set by CI systems (GitHub Actions, GitLab CI, ...): progress is printed as plain lines; `false`/`0`/`no` unset it. */
+  CI: z
+    .string()
+    .optional()
+    .transform((v) => v !== undefined && !/^(false|0|no)$/i.test(v)),
+});
+
+export type CliConfig = Readonly<z.infer<typeof cliConfigSchema>>;
+
+/** Parses the CLI's own variables; empty strings count as unset, as in `loadConfig`. */
+export function loadCliConfig(env: Record<string, string | undefined> = process.env): CliConfig {
+  const input: Record<string, string> = {};
+  for (const key of Object.keys(cliConfigSchema.shape)) {
+    const value = env[key];
+    if (value !== undefined && value !== '') input[key] = value;
+  }
+  return Object.freeze(cliConfigSchema.parse(input));
+}
+
 /** Variables every `exec` step inherits from the process running it. */
 export const EXEC_ENV_BASE = ['PATH', 'HOME', 'LANG', 'TZ', 'TMPDIR'] as const;
 

@@ -94,9 +94,9 @@ export function openApiDocument(version: string) {
       '/v1/runs/{id}/executions': { get: { summary: "A run's executions", parameters: [idParam, ...listParams, enumParam('status', STATUSES)], responses: { '200': ok('{ items, next }'), ...common } } },
       '/v1/runs/{id}/report': {
         get: {
-          summary: "A run's report: summary, tests, failures, retries and flaky marks (JSON) or JUnit XML",
-          parameters: [idParam, enumParam('format', ['json', 'junit'])],
-          responses: { '200': ok('{ run, summary, tests } or JUnit XML'), ...common },
+          summary: "A run's report: summary, tests, failures, retries and flaky marks (JSON), JUnit XML or one self-contained HTML page",
+          parameters: [idParam, enumParam('format', ['json', 'junit', 'html'])],
+          responses: { '200': ok('{ run, summary, tests }, JUnit XML (application/xml) or an HTML page (text/html)'), ...common },
         },
       },
       '/v1/runs/{id}/compare/{baseId}': {

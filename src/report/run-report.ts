@@ -50,15 +50,6 @@ export interface ReportSummary {
   flaky: number;
 }
 
-/** A run's report (SPEC §8); `run` is the run as the caller shows it (the API's run view). */
-export interface RunReport<R = unknown> {
-  run: R;
-  summary: ReportSummary;
-  tests: ReportTest[];
-  /** Against the previous run with the same name and labels.repository, when there is one. */
-  comparison?: RunComparison;
-}
-
 /** How a run's tests changed against an earlier run (SPEC §8 compare); tests matched by name. */
 export interface RunComparison {
   baseRunId: string;
@@ -69,6 +60,15 @@ export interface RunComparison {
   added: string[];
   removed: string[];
   slower: { name: string; baseMs: number; ms: number }[];
+}
+
+/** A run's report (SPEC §8); `run` is the run as the caller shows it (the API's run view). */
+export interface RunReport<R = unknown> {
+  run: R;
+  summary: ReportSummary;
+  tests: ReportTest[];
+  /** Against the previous run with the same name and labels.repository, when there is one. */
+  comparison?: RunComparison;
 }
 
 /** A test failed in an attempt when it ended in an outcome a retry policy can retry. */

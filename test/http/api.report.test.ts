@@ -80,12 +80,21 @@ describe('GET /v1/runs/:id/report', () => {
       expect(suite.testcase.map((c) => c.name)).toEqual(['passes', 'fails', 'flaky', 'unreachable']);
       expect(suite.testcase[1]).toHaveProperty('failure');
       expect(suite.testcase[3]).toHaveProperty('error');
+
+      // The same report as one HTML page, failures first.
+      const page = await alice.get(`/v1/runs/${runId}/report?format=html`);
+      expect(page.status).toBe(200);
+      expect(page.headers.get('content-type')).toBe('text/html; charset=utf-8');
+      expect(page.text).toMatch(/^<!DOCTYPE html>/);
+      const order = [...page.text.matchAll(/<li class="test"[^>]*>\s*<h3>.*?<\/span> (\w+)/g)].map((m) => m[1]);
+      expect(order).toEqual(['fails', 'unreachable', 'passes', 'flaky']);
+      expect(page.text).toContain('expected status 200, got 500');
     } finally {
       target.close();
     }
   });
 
-  it('is the owner’s (another user gets 404), takes only format=json|junit, and answers 404 for an unknown run', async () => {
+  it('is the owner’s (another user gets 404), takes only format=json|junit|html, and answers 404 for an unknown run', async () => {
     await using s = await startTestServer();
     const alice = await s.client('alice');
     const bob = await s.client('bob');
@@ -96,7 +105,7 @@ describe('GET /v1/runs/:id/report', () => {
     expectError(await alice.get(`/v1/runs/${missingId('run')}/report`), 404, 'NOT_FOUND');
     const html = await alice.get(`/v1/runs/${runId}/report?format=pdf`);
     expectError(html, 400, 'VALIDATION_FAILED');
-    expect(html.text).toContain('must be one of json, junit');
+    expect(html.text).toContain('must be one of json, junit, html');
     expectError(await alice.get(`/v1/runs/${runId}/report?limit=5`), 400, 'VALIDATION_FAILED');
     const admin = await s.client('root', ['admin']);
     expect((await admin.get(`/v1/runs/${runId}/report`)).status).toBe(200);

@@ -7,10 +7,11 @@ import type { RouteRegistrar } from '../http-kit.js';
 import { EXECUTION_LIST_QUERY, RUN_QUERY, pageOf, parseQuery } from '../query.js';
 import { STATUSES } from '../../core/statuses.js';
 import { executionView, runView } from '../views.js';
+import { toHtmlReport } from '../../report/html.js';
 import { toJunitXml } from '../../report/junit.js';
 import { storedComparison, storedRunReport } from '../../report/stored-tests.js';
 
-const REPORT_QUERY = { format: ['json', 'junit'] } as const;
+const REPORT_QUERY = { format: ['json', 'junit', 'html'] } as const;
 
 async function visibleRun(api: Api, id: string, principal: Principal): Promise<RunRecord> {
   const run = await api.store.getRun(id);
@@ -61,6 +62,7 @@ export function runRoutes(api: Api, route: RouteRegistrar): void {
     if (q.values.format === 'junit') {
       return { status: 200, text: toJunitXml({ name: run.name || run.id, id: run.id, cases: report.tests }), contentType: 'application/xml; charset=utf-8' };
     }
+    if (q.values.format === 'html') return { status: 200, text: toHtmlReport(report), contentType: 'text/html; charset=utf-8' };
     return { status: 200, body: report };
   }));
 
