@@ -118,6 +118,9 @@ export async function startServer(options: ServerOptions): Promise<Server> {
   agentRoutes(api, register);
   triggerRoutes(api, register);
   hookRoutes(api, register);
+  if (!api.config.WEBHOOK_SIGNATURE_VALIDATION && (api.config.TROUPE_GITHUB_WEBHOOK_SECRET !== undefined || api.config.TROUPE_GITLAB_WEBHOOK_TOKEN !== undefined)) {
+    logger.warn('WEBHOOK_SIGNATURE_VALIDATION=false: webhook deliveries are accepted without checking their signature or token');
+  }
   register('get', '/healthz', 0, () => ({ status: 200, body: { status: 'ok' } }));
   register('get', '/readyz', 0, async () => {
     const failure = engine.store.failure();

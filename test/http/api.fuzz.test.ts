@@ -1,6 +1,8 @@
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { githubSignature } from '../../src/core/webhook-signatures.js';
 import { item, waitFor } from '../helpers/engine.js';
+import { GITHUB_SECRET, GITLAB_TOKEN, HOOK_ENV } from '../helpers/hooks.js';
 import {
   expectError,
   missingId,
@@ -43,7 +45,7 @@ async function snapshot() {
 }
 
 beforeAll(async () => {
-  s = await startTestServer({ TROUPE_MAX_BODY_BYTES: String(LIMIT), EXECUTION_MAX_CONCURRENT_JOBS: '1000' }, { pool: false });
+  s = await startTestServer({ TROUPE_MAX_BODY_BYTES: String(LIMIT), EXECUTION_MAX_CONCURRENT_JOBS: '1000', ...HOOK_ENV }, { pool: false });
   runner = await s.client('fuzz', ['runner']);
   admin = await s.client('root', ['admin']);
   running = (await runner.post('/v1/executions', item('running'))).body.id as string;
@@ -356,6 +358,47 @@ describe('fuzzing every endpoint with bad input', () => {
     await writes(300, cases);
   });
 
+  it('POST /v1/triggers, DELETE /v1/triggers/:id, and webhooks with forged signatures or tokens', async () => {
+    const trigger = fc.tuple(junk(fc.jsonValue({ maxDepth: 3 })), contentType, runnerAuth).map(([b, type, auth]): Case => ({
+      method: 'POST',
+      path: '/v1/triggers',
+      raw: b.raw,
+      headers: headersOf(auth, type),
+    }));
+    const del = fc.tuple(fc.string({ minLength: 1, maxLength: 40 }).map(encodeURIComponent), runnerAuth).map(([id, auth]): Case => ({ method: 'DELETE', path: `/v1/triggers/${id}`, headers: headersOf(auth) }));
+    const hookHeaders = fc.dictionary(fc.constantFrom('x-github-event', 'x-github-delivery', 'x-gitlab-event', 'x-gitlab-event-uuid'), printable(40), { maxKeys: 4 });
+    const forgedGithub = fc.tuple(junk(fc.jsonValue({ maxDepth: 3 })), hookHeaders, fc.option(fc.oneof(printable(80), fc.stringMatching(/^[0-9a-f]{64}$/).map((h) => `sha256=${h}`), fc.string().map((body) => githubSignature('not the secret', body)))))
+      .map(([b, headers, signature]): Case => ({
+        method: 'POST',
+        path: '/v1/hooks/github',
+        raw: b.raw,
+        headers: { 'content-type': 'application/json', ...headers, ...(signature === null ? {} : { 'x-hub-signature-256': signature }) },
+      }));
+    const forgedGitlab = fc.tuple(junk(fc.jsonValue({ maxDepth: 3 })), hookHeaders, fc.option(printable(60).filter((t) => t !== GITLAB_TOKEN)))
+      .map(([b, headers, token]): Case => ({
+        method: 'POST',
+        path: '/v1/hooks/gitlab',
+        raw: b.raw,
+        headers: { 'content-type': 'application/json', ...headers, ...(token === null ? {} : { 'x-gitlab-token': token }) },
+      }));
+    await writes(300, fc.oneof(trigger, del, forgedGithub, forgedGitlab));
+  });
+
+  it('webhooks with a valid signature over junk: a 4xx, or a 202 that starts nothing', async () => {
+    const hookHeaders = fc.record({ 'x-github-event': fc.oneof(fc.constantFrom('push', 'pull_request', 'ping'), printable(20)), 'x-github-delivery': printable(40) }, { requiredKeys: [] });
+    await fc.assert(
+      fc.asyncProperty(junk(fc.jsonValue({ maxDepth: 3 })), hookHeaders, contentType, async (b, headers, type) => {
+        const raw = typeof b.raw === 'string' ? b.raw : Buffer.from(b.raw);
+        const res = await send({ method: 'POST', path: '/v1/hooks/github', raw: b.raw, headers: { ...headers, 'content-type': type, 'x-hub-signature-256': githubSignature(GITHUB_SECRET, raw) } });
+        const what = `${JSON.stringify(headers)} ${raw.toString().slice(0, 200)} → ${res.text.slice(0, 300)}`;
+        expect(res.status, what).toBeLessThan(500);
+        if (res.status === 202) expect(res.body.runs, what).toEqual([]);
+        else expectError(res, res.status);
+      }),
+      { numRuns: 200 },
+    );
+  });
+
   it('list endpoints with random query strings and credentials', async () => {
     const lists: [string, readonly string[]][] = [
       ['/v1/executions', ['limit', 'cursor', 'createdAfter', 'createdBefore', 'status', 'priority', 'context', 'runId', 'owner']],
@@ -391,10 +434,12 @@ describe('fuzzing every endpoint with bad input', () => {
       300,
       fc.tuple(suffix, id, fc.oneof(fc.constant(''), query([])), runnerAuth).map(([path, i, q, auth]) => {
         const url = target(path.replace('ID', i), q);
+        // The events are a list: a limit and a cursor are theirs to take.
+        const known = path.endsWith('/events') ? ['limit', 'cursor'] : [];
         return {
           c: { method: 'GET', path: url.path, headers: headersOf(auth) },
           // Found only under its own kind of path (an execution id under /v1/runs/ is a 404).
-          mustFail: auth.kind === 'garbage' || hasUnknown(url.search, []) || !ownKind(path, i),
+          mustFail: auth.kind === 'garbage' || hasUnknown(url.search, known) || !ownKind(path, i),
         };
       }),
     );

@@ -154,6 +154,19 @@ describe('webhooks: configuration and restarts', () => {
     expectError(await gitlab(s, 'Push Hook', {}), 404, 'NOT_FOUND');
   });
 
+  it('WEBHOOK_SIGNATURE_VALIDATION=false accepts unsigned and wrongly signed deliveries to a configured provider only', async () => {
+    await using s = await startTestServer({ TROUPE_GITHUB_WEBHOOK_SECRET: GITHUB_SECRET, WEBHOOK_SIGNATURE_VALIDATION: 'false' }, { pool: false });
+    const alice = await s.client('alice');
+    const suiteId = await seedSuite(alice);
+    expect((await alice.post('/v1/triggers', { suiteId, name: 'shop', source: 'github', repository: 'acme/shop', events: ['push'] })).status).toBe(201);
+    const unsigned = await github(s, 'push', pushPayload('acme/shop', 'main'), { signature: null });
+    expect(unsigned.status, unsigned.text).toBe(202);
+    expect(unsigned.body.runs).toHaveLength(1);
+    expect((await github(s, 'push', pushPayload('acme/shop', 'main'), { secret: 'another secret' })).body.runs).toHaveLength(1);
+    // GitLab has no token configured: still 404.
+    expectError(await gitlab(s, 'Push Hook', {}, { token: null }), 404, 'NOT_FOUND');
+  });
+
   it('bounds a delivery by TROUPE_MAX_BODY_BYTES like any body: a larger one is a 413, signed or not', async () => {
     await using s = await startTestServer({ ...HOOK_ENV, TROUPE_MAX_BODY_BYTES: '1024' }, { pool: false });
     const payload = { ...pushPayload('acme/shop', 'main'), padding: 'x'.repeat(4096) };
