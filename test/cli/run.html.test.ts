@@ -87,6 +87,22 @@ describe('troupe run --html', () => {
     expectPage(readFileSync(html, 'utf8'), 'local', report.run.id);
   });
 
+  it('a second run of the series on the same data dir compares with the first, in the JSON and the page', async () => {
+    const file = runFile('series');
+    const first = join(dir, 'series-1.json');
+    const second = join(dir, 'series-2.json');
+    const html = join(dir, 'series-2.html');
+    expect((await troupe(['run', file, '--json', first])).code).toBe(1);
+    expect((await troupe(['run', file, '--json', second, '--html', html])).code).toBe(1);
+    const base = JSON.parse(readFileSync(first, 'utf8')) as { run: { id: string }; comparison?: unknown };
+    expect(base).not.toHaveProperty('comparison');
+    const report = JSON.parse(readFileSync(second, 'utf8')) as { comparison: Record<string, unknown> };
+    expect(report.comparison).toEqual({ baseRunId: base.run.id, newFailures: [], fixed: [], stillFailing: ['fails <b>'], flaky: [], added: [], removed: [], slower: [] });
+    const page = readFileSync(html, 'utf8');
+    expect(page).toContain(base.run.id);
+    expect(page).toMatch(/Still failing \(1\)/);
+  });
+
   it('with --server, writes the page from the server’s report', async () => {
     await using s = await startTestServer({ EXECUTION_RETRY_DELAY_SECONDS: '0' });
     const token = await s.token('carol', ['runner']);
