@@ -57,6 +57,32 @@ describe('troupe run --server', () => {
     expect(status.code).toBe(1);
   });
 
+  it('exit 0 when everything passed, with the flags set on the run; exit 2 for a bad file or flag, named, nothing submitted (SPEC §8)', async () => {
+    await using s = await startTestServer();
+    const token = await s.token('carol', ['runner']);
+    const file = join(dir, 'passing.json');
+    writeFileSync(file, JSON.stringify({ name: 'passing', items: [{ name: 'x', type: 'GENERIC', steps: [{ action: 'noop' }] }] }));
+    const ok = await troupe(['run', file, '--server', s.url, '--label', 'repository=acme/shop', '--label', 'branch=main', '--priority', 'HIGH', '--max-parallel', '2'], { TROUPE_TOKEN: token });
+    expect(ok.stderr).toBe('');
+    expect(ok.code).toBe(0);
+    const runId = /run (run_\w+)/.exec(ok.stdout)![1]!;
+    const run = await s.request('GET', `/v1/runs/${runId}`, { token });
+    expect(run.body).toMatchObject({ status: 'PASSED', priority: 'HIGH', maxParallel: 2, labels: { repository: 'acme/shop', branch: 'main' } });
+
+    const runs = async () => (await s.request('GET', '/v1/runs', { token })).body.items.length as number;
+    const before = await runs();
+    const badFile = join(dir, 'bad-item.json');
+    writeFileSync(badFile, JSON.stringify({ items: [{ name: 'x', type: 'GENERIC', steps: [{ action: 'teleport' }] }] }));
+    const bad = await troupe(['run', badFile, '--server', s.url], { TROUPE_TOKEN: token });
+    expect(bad.stderr).toContain('teleport');
+    expect(bad.stderr.trim().split('\n')).toHaveLength(1);
+    expect(bad.code).toBe(2);
+    const badLabel = await troupe(['run', file, '--server', s.url, '--label', 'no-equals-sign'], { TROUPE_TOKEN: token });
+    expect(badLabel.stderr).toContain('--label');
+    expect(badLabel.code).toBe(2);
+    expect(await runs()).toBe(before);
+  });
+
   it('a refused credential or an unreachable server is exit 3 with a one-line message and no stack trace (SPEC §8)', async () => {
     await using s = await startTestServer();
     const file = join(dir, 'one.json');
