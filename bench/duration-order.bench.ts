@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { loadConfig } from '../src/core/config.js';
 import { createLogger } from '../src/core/log.js';
 import { createEngine, type Engine } from '../src/engine/create-engine.js';
+import { historyWritten } from './engine-round.js';
 import { benchInt, cpuMsSince, log, main, summarize, throughput, type ScenarioResult } from './common.js';
 
 const SCENARIO = 'duration-order';
@@ -50,7 +51,7 @@ async function round(e: Engine): Promise<number> {
   const status = await e.coordinator.waitForRun(run.id);
   const wallMs = performance.now() - start;
   if (status !== 'PASSED') throw new Error(`run ${run.id} ended ${String(status)}`);
-  await e.store.flush();
+  await historyWritten(e);
   return wallMs;
 }
 

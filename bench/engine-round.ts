@@ -86,3 +86,8 @@ export function transitionLatencies(events: TransitionEvent[]): { created: Map<s
   }
   return { created, queue, service, missing };
 }
+
+/** Once the newest ended run's history is written (it is written after the run ends). */
+export async function historyWritten(e: Engine): Promise<void> {
+  while ((await e.store.runsWithoutHistory(1)).length > 0) await new Promise((resolve) => setTimeout(resolve, 5));
+}

@@ -19,13 +19,17 @@ export class BarProgress {
   private retries = 0;
   private drawn = '';
   private stopped = false;
+  private drawnAt = Number.NEGATIVE_INFINITY;
+  /** A redraw held back by `redrawMs`, done when it is up. */
+  private held: NodeJS.Timeout | null = null;
 
   constructor(
     private readonly total: number,
     private readonly names: Map<string, string>,
     private readonly write: (text: string) => void,
+    private readonly redrawMs: number,
   ) {
-    this.draw();
+    this.draw(true);
   }
 
   /** The bar's line as it stands. */
@@ -62,10 +66,20 @@ export class BarProgress {
     }
     this.write(`${CLEAR}${line}\n`);
     this.drawn = '';
-    this.draw();
+    this.draw(true);
   }
 
-  private draw(): void {
+  /** Redraws the bar, at most once per `redrawMs` unless `now`; a held-back redraw follows when the time is up. */
+  private draw(now = false): void {
+    const since = performance.now() - this.drawnAt;
+    if (!now && since < this.redrawMs) {
+      this.held ??= setTimeout(() => {
+        this.held = null;
+        if (!this.stopped) this.draw(true);
+      }, this.redrawMs - since).unref();
+      return;
+    }
+    this.drawnAt = performance.now();
     const line = this.line();
     if (line === this.drawn) return;
     this.drawn = line;
@@ -75,6 +89,8 @@ export class BarProgress {
   /** Leaves the last bar on screen and ends its line. */
   stop(): void {
     if (this.stopped) return;
+    if (this.held) clearTimeout(this.held);
+    this.draw(true);
     this.stopped = true;
     this.write('\n');
   }

@@ -30,10 +30,16 @@ export interface ProgressOptions {
   names: Map<string, string>;
   /** Writes text as is (stdout); the forms add their own line ends. */
   write: (text: string) => void;
+  /**
+   * Least time between two redraws of the bar: a terminal write blocks the event loop, and a large run ends
+   * thousands of executions a second.
+   * @defaultValue 100
+   */
+  redrawMs?: number;
 }
 
 export function createProgress(o: ProgressOptions): ProgressView {
-  return o.form === 'bar' ? new BarProgress(o.total, o.names, o.write) : new LineProgress(o.total, o.names, (line) => o.write(`${line}\n`));
+  return o.form === 'bar' ? new BarProgress(o.total, o.names, o.write, o.redrawMs ?? 100) : new LineProgress(o.total, o.names, (line) => o.write(`${line}\n`));
 }
 
 const MARK: Partial<Record<Status, string>> = { PASSED: '✓', SKIPPED: '-', CANCELLED: '-' };

@@ -44,6 +44,7 @@ export const CONFIG_DEFAULTS = {
   TROUPE_MAX_DELIVER: 5,
   TROUPE_NOTIFY_MAX_ATTEMPTS: 5,
   TROUPE_NOTIFY_BACKOFF_MS: 1000,
+  TROUPE_NOTIFY_PRIVATE_ADDRESSES: false,
 } as const;
 
 const D = CONFIG_DEFAULTS;
@@ -134,6 +135,8 @@ export const configSchema = z.object({
   TROUPE_NOTIFY_MAX_ATTEMPTS: int(1, 100).default(D.TROUPE_NOTIFY_MAX_ATTEMPTS),
   /** Wait before the second attempt; doubled before each one after. */
   TROUPE_NOTIFY_BACKOFF_MS: int(1, 3_600_000).default(D.TROUPE_NOTIFY_BACKOFF_MS),
+  /** Whether run notifications may go to loopback, private and link-local addresses. */
+  TROUPE_NOTIFY_PRIVATE_ADDRESSES: bool.default(D.TROUPE_NOTIFY_PRIVATE_ADDRESSES),
 });
 
 export type Config = Readonly<z.infer<typeof configSchema>>;

@@ -4,6 +4,7 @@ import { notificationSignature } from '../core/webhook-signatures.js';
 import { storedRunReport } from '../report/stored-tests.js';
 import type { NotificationRecord, Store } from '../store/store.port.js';
 import type { Coordinator } from './coordinator.js';
+import { postJson, type PostOutcome } from './notify-post.js';
 
 export interface NotifierOptions {
   store: Store;
@@ -24,6 +25,11 @@ export interface NotifierOptions {
    * @defaultValue 10000
    */
   attemptTimeoutMs?: number;
+  /**
+   * Whether notifications may go to loopback, private and link-local addresses (TROUPE_NOTIFY_PRIVATE_ADDRESSES).
+   * @defaultValue false
+   */
+  allowPrivateAddresses?: boolean;
 }
 
 /**
@@ -80,7 +86,14 @@ export class Notifier {
     const report = await storedRunReport(store, run, { id: run.id, name: run.name, status: run.status, labels: run.labels });
     const body = JSON.stringify({ run: report.run, summary: report.summary, trigger: { id: trigger.id, name: trigger.name } });
     for (let attempt = n.attempts + 1; attempt <= this.maxAttempts; attempt++) {
-      if (attempt > 1) await this.untilStopped(this.sleep(this.backoffMs * 2 ** (attempt - 2)));
+      if (attempt > 1) {
+        await this.untilStopped(this.sleep(this.backoffMs * 2 ** (attempt - 2)));
+        // Deleted while the retry waited: nothing is owed any more.
+        if (!(await store.getTrigger(trigger.id))) {
+          await store.endNotification(n.runId, 'failed');
+          return;
+        }
+      }
       const outcome = await this.post(trigger.notify.url, trigger.notify.secret, body);
       if (this.stopping.signal.aborted) return;
       const last = outcome.ok || attempt === this.maxAttempts;
@@ -90,26 +103,17 @@ export class Notifier {
       );
       if (outcome.ok) return;
     }
+    // TROUPE_NOTIFY_MAX_ATTEMPTS lowered below the attempts already made: nothing more is owed.
+    if (n.attempts >= this.maxAttempts) await store.endNotification(n.runId, 'failed');
   }
 
-  private async post(url: string, secret: string, body: string): Promise<{ ok: boolean; statusCode: number | null; error: string | null }> {
+  private post(url: string, secret: string, body: string): Promise<PostOutcome> {
     const signature = notificationSignature(secret, Math.floor(Date.now() / 1000), body);
-    try {
-      const res = await fetch(url, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json', 'troupe-signature': signature },
-        body,
-        // A redirect is an answer that is not a 2xx, not an address to post the report to.
-        redirect: 'manual',
-        signal: AbortSignal.any([this.stopping.signal, AbortSignal.timeout(this.options.attemptTimeoutMs ?? 10_000)]),
-      });
-      await res.body?.cancel();
-      const ok = res.status >= 200 && res.status < 300;
-      return { ok, statusCode: res.status, error: ok ? null : `the receiver answered ${res.status}` };
-    } catch (err) {
-      const cause = (err as { cause?: { code?: string; message?: string } }).cause;
-      return { ok: false, statusCode: null, error: cause?.code ?? cause?.message ?? (err as Error).message };
-    }
+    // A redirect is an answer that is not a 2xx, not an address to post the report to.
+    return postJson(new URL(url), { 'troupe-signature': signature }, body, {
+      allowPrivate: this.options.allowPrivateAddresses ?? false,
+      signal: AbortSignal.any([this.stopping.signal, AbortSignal.timeout(this.options.attemptTimeoutMs ?? 10_000)]),
+    });
   }
 
   private sleep(ms: number): Promise<void> {

@@ -12,9 +12,11 @@ const HISTORY_BACKFILL = 100;
 export async function recover(options: CoordinatorOptions, lifecycles: Lifecycles): Promise<void> {
   const { store, bus, clock, logger } = options;
   // A run's history is written just after it ends: a stop in between leaves it to be written now.
-  for (const run of await store.runsWithoutHistory(HISTORY_BACKFILL)) {
-    void store.recordRunHistory(run.id, run.endedAt).catch((err: unknown) => logger.error({ err, runId: run.id }, 'run history not stored'));
-  }
+  const unrecorded = await store.runsWithoutHistory(HISTORY_BACKFILL);
+  // One after the other, in the background: the engine's own writes go between their pages.
+  void (async () => {
+    for (const run of unrecorded) await store.recordRunHistory(run.id, run.endedAt);
+  })().catch((err: unknown) => logger.error({ err }, 'run history not stored'));
   const restored = (await store.listActive()).map((record) => [lifecycles.spawn(record), record] as const);
   // Supervisors after the actors (failFast may stop some), before anything is started.
   for (const run of await store.listActiveRuns()) lifecycles.supervise(run, await store.runMembers(run.id));

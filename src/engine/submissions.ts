@@ -7,7 +7,7 @@ import { validateItem } from '../core/items.js';
 import { ExecutionContextSchema, RunEnvelopeSchema, validate, type RunRequest, type TestItem } from '../core/schemas.js';
 import { seriesOf } from '../core/series.js';
 import { isTerminal, type RunStatus } from '../core/statuses.js';
-import type { ExecutionRecord, RunRecord } from '../store/store.port.js';
+import type { ExecutionRecord, RunRecord, TestHistory } from '../store/store.port.js';
 import { audit } from './audit.js';
 import type { Lifecycles } from './lifecycles.js';
 import type { CoordinatorOptions } from './options.js';
@@ -20,9 +20,6 @@ export interface SubmittedRun {
   /** False when an earlier submit with the same idempotency key is returned. */
   created: boolean;
 }
-
-/** Above this many items the ordering reads the series' whole history in one index range, not test by test. */
-const HISTORY_BY_NAME_MAX = 1000;
 
 function stableJson(value: unknown): string {
   if (Array.isArray(value)) return `[${value.map(stableJson).join(',')}]`;
@@ -91,6 +88,8 @@ export class Submissions {
       updatedAt: now,
     };
     const records = items.map((item) => this.newRecord(item, run, principal, now));
+    // Decided before the run is stored: nothing is awaited between storing a run and starting it.
+    const order = await this.startOrder(run, records);
     const stored = store.createRun(run, records);
     // The actors are built while the writer thread stores the rows; none acts (publishes, queues, arms a timer)
     // before the run is stored.
@@ -105,7 +104,7 @@ export class Submissions {
       throw err;
     }
     this.lifecycles.supervise(run, records.map((r) => ({ id: r.id, status: r.status })));
-    for (const i of await this.startOrder(run, records)) this.lifecycles.begin(records[i] as ExecutionRecord, actors[i]);
+    for (const i of order) this.lifecycles.begin(records[i] as ExecutionRecord, actors[i]);
     return { id: run.id, status: run.status, executionIds: records.map((r) => r.id), created: true };
   }
 
@@ -117,8 +116,14 @@ export class Submissions {
   private async startOrder(run: RunRecord, records: readonly ExecutionRecord[]): Promise<number[]> {
     const order = records.map((_, i) => i);
     if (this.options.orderByDuration === false || records.length < 2) return order;
-    const names = records.length <= HISTORY_BY_NAME_MAX ? records.map((r) => r.name) : undefined;
-    const history = await this.options.store.testHistory(seriesOf(run), names);
+    let history: Map<string, TestHistory>;
+    try {
+      history = await this.options.store.testHistory(seriesOf(run), records.map((r) => r.name));
+    } catch (err) {
+      // An optimisation: without the history the run starts in item order.
+      this.options.logger.warn({ err, runId: run.id }, 'test history not read; the run starts in item order');
+      return order;
+    }
     if (history.size === 0) return order;
     const known = records.map((r) => history.get(r.name)?.durationMs ?? Infinity);
     return order.sort((a, b) => (known[b] as number) - (known[a] as number) || a - b);

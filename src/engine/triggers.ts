@@ -90,15 +90,17 @@ export class TriggerRuns {
       delivery: delivery.id,
       trigger: trigger.id,
     };
+    const idempotencyKey = `hook:${delivery.source}:${delivery.id}:${trigger.id}`;
     try {
-      const run = await coordinator.submitRun(
-        { name: trigger.name, suiteId: trigger.suiteId, context: 'CI_CD', labels, idempotencyKey: `hook:${delivery.source}:${delivery.id}:${trigger.id}` },
-        principal,
-      );
+      const run = await coordinator.submitRun({ name: trigger.name, suiteId: trigger.suiteId, context: 'CI_CD', labels, idempotencyKey }, principal);
       if (trigger.notify) await notifier.watch(run.id, trigger.id);
       if (run.created) await audit(store, clock, principal, 'TRIGGER_RUN', run.id, { trigger: trigger.id, delivery: delivery.id, event: event.event });
       return run.id;
     } catch (err) {
+      // The suite was edited between the first delivery (its run stored, the delivery not) and this one: the run the
+      // first one started is the answer.
+      const earlier = err instanceof TroupeError && err.code === 'IDEMPOTENCY_CONFLICT' ? await store.findRunByIdempotencyKey(trigger.owner, idempotencyKey) : null;
+      if (earlier) return earlier.id;
       if (err instanceof TroupeError && !err.retryable) {
         logger.warn({ err, triggerId: trigger.id, delivery: delivery.id }, 'trigger started no run');
         return null;

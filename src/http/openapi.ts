@@ -42,7 +42,7 @@ const hook = (summary: string, headers: string[]) => ({
     security: [],
     parameters: headers.map((h) => headerParam(h)),
     requestBody: { required: true, content: { 'application/json': { schema: { type: 'object' } } } },
-    responses: { '202': ok('{ delivery, runs: [runId] }'), ...errors(400, 401, 404, 413, 415) },
+    responses: { '202': ok('{ delivery, runs: [runId] }'), ...errors(400, 401, 404, 413, 415, 429, 503) },
   },
 });
 

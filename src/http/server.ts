@@ -79,6 +79,7 @@ export async function startServer(options: ServerOptions): Promise<Server> {
     logger: logger.child({ component: 'notifier' }),
     maxAttempts: config.TROUPE_NOTIFY_MAX_ATTEMPTS,
     backoffMs: config.TROUPE_NOTIFY_BACKOFF_MS,
+    allowPrivateAddresses: config.TROUPE_NOTIFY_PRIVATE_ADDRESSES,
   });
   await notifier.start();
   const hooks = new TriggerRuns({ store: engine.store, coordinator: engine.coordinator, notifier, clock: systemClock, logger });

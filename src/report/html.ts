@@ -1,3 +1,4 @@
+import { isFailing } from '../core/series.js';
 import { REPORT_CSS, REPORT_JS } from './html-assets.js';
 import { cspHash, formatDuration, html, Html } from './html-kit.js';
 import type { ReportTest, RunComparison, RunReport } from './run-report.js';
@@ -10,7 +11,6 @@ export interface HtmlRun {
   labels?: Record<string, string>;
 }
 
-const FAILING = new Set(['FAILED', 'ERROR', 'TIMEOUT', 'ABORTED']);
 const SKIPS = new Set(['SKIPPED', 'CANCELLED']);
 
 /** The filter buttons: accessible name → the group its tests carry in `data-group`. */
@@ -27,13 +27,13 @@ const CSP = `default-src 'none'; style-src ${cspHash(REPORT_CSS)}; script-src ${
 
 /** The filter groups a test belongs to. */
 function groupsOf(t: ReportTest): string {
-  const group = FAILING.has(t.status) ? 'failed' : SKIPS.has(t.status) ? 'skipped' : t.status === 'PASSED' ? 'passed' : 'other';
+  const group = isFailing(t.status) ? 'failed' : SKIPS.has(t.status) ? 'skipped' : t.status === 'PASSED' ? 'passed' : 'other';
   return t.flaky ? `${group} flaky` : group;
 }
 
 function testItem(t: ReportTest): Html {
   const attempts = t.attempts > 1 ? `${t.attempts} attempts` : '1 attempt';
-  const failing = FAILING.has(t.status);
+  const failing = isFailing(t.status);
   return html`<li class="test" data-group="${groupsOf(t)}" data-status="${t.status}">
 <h3><span class="status status-${t.status}">${t.status}</span> ${t.name}${t.flaky ? html` <span class="flaky">flaky</span>` : ''}</h3>
 <p class="facts">${formatDuration(t.durationMs)} · ${attempts}${t.flaky ? ' · failed, then passed on a retry' : ''}</p>
@@ -66,7 +66,7 @@ ${changed ? lists : html`<p class="empty">No change.</p>`}</section>`;
 
 /** Failures first (FAILED, ERROR, TIMEOUT, ABORTED), then the rest; each part keeps the report's order. */
 function ordered(tests: ReportTest[]): ReportTest[] {
-  return [...tests.filter((t) => FAILING.has(t.status)), ...tests.filter((t) => !FAILING.has(t.status))];
+  return [...tests.filter((t) => isFailing(t.status)), ...tests.filter((t) => !isFailing(t.status))];
 }
 
 /**

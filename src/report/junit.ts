@@ -1,5 +1,6 @@
 import { XMLBuilder } from 'fast-xml-parser';
 import type { Status } from '../core/statuses.js';
+import { uniqueNames } from './unique-names.js';
 
 export interface ReportCase {
   name: string;
@@ -19,20 +20,6 @@ export interface ReportSuite {
 /** What XML 1.0 cannot hold (outside its `Char` production, e.g. the ANSI escapes of coloured test output). */
 const NOT_XML = /[^\t\n\r\u0020-\uD7FF\uE000-\uFFFD\u{10000}-\u{10FFFF}]/gu;
 const xmlText = (text: string) => text.replace(NOT_XML, '');
-
-/**
- * A testcase name not yet used in the suite: consumers (Jenkins, GitLab, GitHub reporters) key a test's history
- * by classname and name, so a second test of the same name becomes `name (2)`.
- */
-function uniqueNames(): (name: string) => string {
-  const used = new Set<string>();
-  return (name) => {
-    let unique = name;
-    for (let n = 2; used.has(unique); n++) unique = `${name} (${n})`;
-    used.add(unique);
-    return unique;
-  };
-}
 
 // suppressBooleanAttributes off: by default an attribute whose value is "true" is written bare, which is not XML.
 const builder = new XMLBuilder({ ignoreAttributes: false, attributeNamePrefix: '@', format: true, suppressEmptyNode: true, suppressBooleanAttributes: false });

@@ -2,10 +2,8 @@ import { HISTORY_DEPTH, seriesOf } from '../core/series.js';
 import type { Status } from '../core/statuses.js';
 import type { RunRecord, Store } from '../store/store.port.js';
 import { compareRuns, type ComparedTest } from './compare.js';
+import { uniqueNames } from './unique-names.js';
 import { reportTests, runReport, type ReportTest, type RunComparison, type RunReport } from './run-report.js';
-
-/** Above this many tests a comparison reads the series' whole history in one index range, not test by test. */
-const HISTORY_BY_NAME_MAX = 1000;
 
 /**
  * A run's report from the store, its tests in the order of its items, compared with the previous ended run of its
@@ -28,8 +26,11 @@ export async function storedComparison(store: Store, run: RunRecord, base: RunRe
 }
 
 async function storedTests(store: Store, run: RunRecord): Promise<ReportTest[]> {
+  const unique = uniqueNames();
   const tests: ReportTest[] = [];
-  for (const execution of await store.runFacts(run.id)) tests.push(...reportTests(execution));
+  for (const execution of await store.runFacts(run.id)) {
+    for (const test of reportTests(execution)) tests.push({ ...test, name: unique(test.name) });
+  }
   return tests;
 }
 
@@ -39,8 +40,7 @@ async function storedTests(store: Store, run: RunRecord): Promise<ReportTest[]> 
  */
 async function comparison(store: Store, run: RunRecord, tests: readonly ComparedTest[], recorded: boolean, baseId: string): Promise<RunComparison> {
   const base = (await store.runOutcomes(baseId)) ?? (await storedTestsOf(store, baseId));
-  const names = tests.length <= HISTORY_BY_NAME_MAX ? tests.map((t) => t.name) : undefined;
-  const history: Map<string, { outcomes: Status[] }> = await store.testHistory(seriesOf(run), names);
+  const history: Map<string, { outcomes: Status[] }> = await store.testHistory(seriesOf(run), tests.map((t) => t.name));
   if (!recorded) {
     for (const t of tests) history.set(t.name, { outcomes: [...(history.get(t.name)?.outcomes ?? []), t.status].slice(-HISTORY_DEPTH) });
   }

@@ -249,7 +249,7 @@ export interface Store {
   runOutcomes(runId: string): Promise<TestOutcome[] | null>;
   /** The newest ended run of the same series created before this one, if any. */
   previousRun(runId: string): Promise<string | null>;
-  /** The history of the series' tests, by test name; `names` narrows it to those tests. */
+  /** The history of the series' tests, by test name; `names` narrows it to those tests (read by key when few). */
   testHistory(series: string, names?: readonly string[]): Promise<Map<string, TestHistory>>;
   /** Inserts or, when `expectedVersion` is given, replaces conditionally; the typed outcome says which. */
   saveTestCase(testCase: TestCaseRecord, expectedVersion?: number): Promise<WriteOutcome>;

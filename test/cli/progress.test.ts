@@ -31,7 +31,7 @@ const NAMES = new Map([
 /** Runs the same four executions through a progress form and returns everything it wrote. */
 function record(form: ProgressForm): string {
   let written = '';
-  const progress = createProgress({ form, total: 4, names: NAMES, write: (text) => (written += text) });
+  const progress = createProgress({ form, total: 4, names: NAMES, write: (text) => (written += text), redrawMs: 0 });
   progress.onTransition(event('e1', 'PENDING', 'RUNNING'));
   progress.onTransition(event('e1', 'RUNNING', 'PASSED'));
   progress.onTransition(event('e2', 'RUNNING', 'RETRYING', 'expected status 200, got 500'));
@@ -100,11 +100,21 @@ describe('progress bar (terminal)', () => {
 
   it('after stop, nothing redraws; a printed line is a plain line', () => {
     let written = '';
-    const progress = createProgress({ form: 'bar', total: 1, names: NAMES, write: (text) => (written += text) });
+    const progress = createProgress({ form: 'bar', total: 1, names: NAMES, write: (text) => (written += text), redrawMs: 0 });
     progress.stop();
     const stopped = written;
     progress.onTransition(event('e1', 'RUNNING', 'PASSED'));
     progress.print('done');
     expect(written).toBe(`${stopped}done\n`);
+  });
+
+  it('redraws at most once per redrawMs however fast executions end, and shows the last counts when it stops', () => {
+    let written = '';
+    const names = new Map(Array.from({ length: 1000 }, (_, i) => [`e${i}`, `test ${i}`]));
+    const progress = createProgress({ form: 'bar', total: 1000, names, write: (text) => (written += text), redrawMs: 60_000 });
+    for (let i = 0; i < 1000; i++) progress.onTransition(event(`e${i}`, 'RUNNING', 'PASSED'));
+    progress.stop();
+    const frames = written.split('\r\x1b[2K').filter(Boolean);
+    expect(frames).toEqual([`  ${'░'.repeat(24)} 0/1000  ✓ 0  ✗ 0  - 0  ↻ 0`, `  ${'█'.repeat(24)} 1000/1000  ✓ 1000  ✗ 0  - 0  ↻ 0\n`]);
   });
 });

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { TestEngine } from '../helpers/engine.js';
-import { ADMIN, item, startEngine } from '../helpers/engine.js';
+import { ADMIN, item, startEngine, waitFor } from '../helpers/engine.js';
 
 /** Duration-aware ordering (issue: CI integration): within a run the longest recorded tests start first. */
 
@@ -17,13 +17,13 @@ async function engine(env: Record<string, string> = {}): Promise<TestEngine> {
 async function startOrder(t: TestEngine, items: unknown[], name = 'suite', labels: Record<string, string> = { repository: 'acme/shop' }): Promise<string[]> {
   const run = await t.engine.coordinator.submitRun({ name, labels, items }, ADMIN);
   expect(await t.engine.coordinator.waitForRun(run.id)).toBe('PASSED');
-  // The run's history is written after it ends; flush waits for every write issued before it.
-  await t.engine.store.flush();
+  // The run's history is written after it ends.
+  await waitFor(async () => (await t.engine.store.runsWithoutHistory(1)).length === 0, `run ${run.id}'s history`);
   const names = new Map(run.executionIds.map((id, i) => [id, (items[i] as { name: string }).name]));
   return t.events.filter((e) => e.to === 'RUNNING' && names.has(e.executionId)).map((e) => names.get(e.executionId) as string);
 }
 
-const SUITE = [sleeps('short one', 0), sleeps('long', 600), sleeps('short two', 0), sleeps('middle', 300)];
+const SUITE = [sleeps('short one', 0), sleeps('long', 1000), sleeps('short two', 0), sleeps('middle', 500)];
 
 describe('duration-aware ordering', () => {
   it('starts the longest recorded tests first and never-seen ones before them; the first run keeps item order', async () => {

@@ -1,5 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { githubSignature } from '../../src/core/webhook-signatures.js';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
 import { tempDir } from '../helpers/engine.js';
 import { GITHUB_SECRET, HOOK_ENV, github, gitlab, pushPayload, seedSuite } from '../helpers/hooks.js';
 import { expectError, startTestServer, type Client, type Page, type TestServer } from '../helpers/server.js';
@@ -193,5 +195,28 @@ describe('webhooks: configuration and restarts', () => {
     expect(again.body).toEqual(answered.body);
     const runs = (await (await second.client('alice')).get<Page<Listed>>('/v1/runs')).body.items.map((r) => r.id);
     expect(runs).toEqual(answered.body.runs);
+  });
+
+  it('a server that stopped after starting a delivery’s runs but before storing the delivery starts nothing new when it comes again, even with the suite edited since', async () => {
+    const dir = tempDir();
+    await using s = await startTestServer(HOOK_ENV, { pool: false }, {}, dir);
+    const alice = await s.client('alice');
+    const suiteId = await seedSuite(alice);
+    await alice.post('/v1/triggers', { name: 'shop CI', source: 'github', repository: 'acme/shop', events: ['push'], suiteId });
+    const delivery = crypto.randomUUID();
+    const answered = await github(s, 'push', pushPayload('acme/shop', 'main'), { delivery });
+    expect(answered.body.runs).toHaveLength(1);
+    // What a stop between the two writes leaves: the run stored, the delivery not.
+    const db = new Database(join(dir, 'troupe.db'));
+    expect(db.prepare('DELETE FROM hook_deliveries').run().changes).toBe(1);
+    db.close();
+    const suite = (await alice.get(`/v1/suites/${suiteId}`)).body as { name: string; testCaseIds: string[] };
+    const extra = (await alice.post('/v1/testcases', { name: 'added since', type: 'GENERIC', steps: [{ action: 'noop' }] })).body.id as string;
+    expect((await s.request('PUT', `/v1/suites/${suiteId}`, { token: alice.token, body: { name: suite.name, testCaseIds: [...suite.testCaseIds, extra] } })).status).toBe(200);
+
+    const again = await github(s, 'push', pushPayload('acme/shop', 'main'), { delivery });
+    expect(again.status, again.text).toBe(202);
+    expect(again.body).toEqual(answered.body);
+    expect((await alice.get<Page<Listed>>('/v1/runs')).body.items.map((r) => r.id)).toEqual(answered.body.runs);
   });
 });

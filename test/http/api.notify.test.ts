@@ -1,4 +1,6 @@
 import { createHmac } from 'node:crypto';
+import { createServer } from 'node:net';
+import type { AddressInfo } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { tempDir, waitFor } from '../helpers/engine.js';
 import { HOOK_ENV, github, pushPayload, seedSuite, startReceiver, type Received } from '../helpers/hooks.js';
@@ -8,7 +10,8 @@ import { startTestServer, type Client, type Page, type TestServer } from '../hel
 
 const SECRET = 'notify-secret-for-tests-0123';
 // Retries at once: an execution a pool-less server left RUNNING is retried by the next one (its work was lost).
-const ENV = { ...HOOK_ENV, QUEUE_WORKER_COUNT: '1', EXECUTION_RETRY_DELAY_SECONDS: '0', TROUPE_NOTIFY_MAX_ATTEMPTS: '3', TROUPE_NOTIFY_BACKOFF_MS: '5' };
+// The receivers listen on loopback, which notifications may reach only when allowed.
+const ENV = { ...HOOK_ENV, TROUPE_NOTIFY_PRIVATE_ADDRESSES: 'true', QUEUE_WORKER_COUNT: '1', EXECUTION_RETRY_DELAY_SECONDS: '0', TROUPE_NOTIFY_MAX_ATTEMPTS: '3', TROUPE_NOTIFY_BACKOFF_MS: '5' };
 
 interface Attempt {
   runId: string;
@@ -89,18 +92,51 @@ describe('run notifications', () => {
     expect(bodies).toEqual([bodies[0], bodies[0], bodies[0]]);
   });
 
-  it('gives up on an unreachable receiver after TROUPE_NOTIFY_MAX_ATTEMPTS, each attempt listed with its error', async () => {
-    const gone = await startReceiver();
-    const url = gone.url;
-    await gone[Symbol.asyncDispose]();
-    await using s = await startTestServer(ENV);
+  it('a trigger deleted while a retry waits sends nothing more: the notification ends failed', async () => {
+    await using receiver = await startReceiver([500, 200]);
+    // A backoff long enough that the trigger is surely deleted before the retry is due.
+    await using s = await startTestServer({ ...ENV, TROUPE_NOTIFY_BACKOFF_MS: '3000' });
     const alice = await s.client('alice');
-    const triggerId = await notifyingTrigger(alice, url);
+    const triggerId = await notifyingTrigger(alice, receiver.url);
     await push(s);
-    await waitFor(async () => (await s.engine.store.pendingNotifications()).length === 0 && (await s.engine.store.listNotifyAttempts({ triggerId, limit: 10 })).items.length > 0, 'the notification to be given up');
-    const listed = (await alice.get<Page<Attempt>>(`/v1/triggers/${triggerId}/deliveries`)).body.items;
-    expect(listed.map((a) => a.attempt)).toEqual([3, 2, 1]);
-    for (const a of listed) expect(a).toMatchObject({ ok: false, statusCode: null, error: 'ECONNREFUSED' });
+    await attempts(alice, triggerId, 1);
+    expect((await alice.del(`/v1/triggers/${triggerId}`)).status).toBe(200);
+    await waitFor(async () => (await s.engine.store.pendingNotifications()).length === 0, 'the notification to end');
+    expect(receiver.received).toHaveLength(1);
+  });
+
+  it('gives up on a receiver that hangs up after TROUPE_NOTIFY_MAX_ATTEMPTS, each attempt listed with its error', async () => {
+    // Accepts each connection and drops it at once: a network error on every attempt, from a port that stays ours.
+    const hangUp = createServer((socket) => socket.destroy());
+    await new Promise<void>((resolve) => hangUp.listen(0, '127.0.0.1', resolve));
+    try {
+      await using s = await startTestServer(ENV);
+      const alice = await s.client('alice');
+      const triggerId = await notifyingTrigger(alice, `http://127.0.0.1:${(hangUp.address() as AddressInfo).port}/hook`);
+      await push(s);
+      await waitFor(async () => (await s.engine.store.pendingNotifications()).length === 0 && (await s.engine.store.listNotifyAttempts({ triggerId, limit: 10 })).items.length > 0, 'the notification to be given up');
+      const listed = (await alice.get<Page<Attempt>>(`/v1/triggers/${triggerId}/deliveries`)).body.items;
+      expect(listed.map((a) => a.attempt)).toEqual([3, 2, 1]);
+      for (const a of listed) expect(a).toMatchObject({ ok: false, statusCode: null, error: 'ECONNRESET' });
+    } finally {
+      hangUp.close();
+    }
+  });
+
+  it('refuses loopback and private receivers by default, named by address or by a host that resolves to one', async () => {
+    await using receiver = await startReceiver([200]);
+    const { TROUPE_NOTIFY_PRIVATE_ADDRESSES: _allowed, ...defaults } = ENV;
+    await using s = await startTestServer(defaults);
+    const alice = await s.client('alice');
+    const port = new URL(receiver.url).port;
+    for (const url of [receiver.url, `http://localhost:${port}/hook`, `http://[::ffff:127.0.0.1]:${port}/hook`]) {
+      const triggerId = await notifyingTrigger(alice, url);
+      await push(s);
+      const listed = await attempts(alice, triggerId, 3);
+      for (const a of listed) expect(a, url).toMatchObject({ ok: false, statusCode: null, error: 'EADDRNOTALLOWED' });
+      await alice.del(`/v1/triggers/${triggerId}`);
+    }
+    expect(receiver.received).toEqual([]);
   });
 });
 

@@ -106,7 +106,7 @@ export function triggerRoutes(api: Api, route: RouteRegistrar): void {
       branches: body.branches ?? null,
       suiteId: body.suiteId,
       notify: body.notify ?? null,
-      createdAt: Date.now(),
+      createdAt: systemClock.now(),
     };
     await api.store.saveTrigger(t);
     await audit(api.store, systemClock, principal, 'CREATE_TRIGGER', t.id, { source: t.source, repository: t.repository });

@@ -2,49 +2,76 @@ import type Database from 'better-sqlite3';
 import { HISTORY_DEPTH, seriesOf } from '../../core/series.js';
 import type { Status } from '../../core/statuses.js';
 import { executionDurationMs, reportTests } from '../../report/run-report.js';
+import { uniqueNames } from '../../report/unique-names.js';
 import { RunFactsQuery } from './run-facts.js';
 
+/** Executions recorded per write: a page is one short transaction, so other writes go between the pages. */
+export const HISTORY_PAGE = 1000;
+
+/** A run being recorded: where its next page starts, and the names its tests took so far. */
+interface Recording {
+  series: string;
+  pos: number;
+  unique: (name: string) => string;
+}
+
 /**
- * Records a finished run's test outcomes and folds them into its series' history, inside the transaction that
- * stores the run's final status: on the writer thread, so a large run's history never holds up the engine.
+ * Records an ended run's test outcomes and folds them into its series' history, on the writer thread, a page of
+ * executions per write. Every page can be written twice (after a stop, recording starts over at page 0): outcomes
+ * are keyed by their position, and a test's history row remembers the last run folded into it. The run's
+ * `run_series` row goes last and marks it recorded.
  */
 export class HistoryWriter {
   private readonly facts: RunFactsQuery;
   private readonly stmt;
+  private readonly recording = new Map<string, Recording>();
 
   constructor(db: Database.Database) {
     this.facts = new RunFactsQuery(db);
     this.stmt = {
       run: db.prepare<[string], { name: string; labels: string; created_at: number }>('SELECT name, labels, created_at FROM runs WHERE id = ?'),
+      recorded: db.prepare<[string], { one: number }>('SELECT 1 AS one FROM run_series WHERE run_id = ?'),
       placeRun: db.prepare('INSERT OR IGNORE INTO run_series (run_id, series, created_at, finished_at) VALUES (?, ?, ?, ?)'),
-      outcome: db.prepare('INSERT INTO test_outcomes (run_id, pos, name, status, duration_ms, flaky) VALUES (?, ?, ?, ?, ?, ?)'),
-      history: db.prepare<[string, string], { outcomes: string }>('SELECT outcomes FROM test_history WHERE series = ? AND name = ?'),
-      saveHistory: db.prepare('INSERT OR REPLACE INTO test_history (series, name, outcomes, duration_ms) VALUES (?, ?, ?, ?)'),
+      outcome: db.prepare('INSERT OR REPLACE INTO test_outcomes (run_id, pos, name, status, duration_ms, flaky) VALUES (?, ?, ?, ?, ?, ?)'),
+      history: db.prepare<[string, string], { outcomes: string; last_run: string | null }>('SELECT outcomes, last_run FROM test_history WHERE series = ? AND name = ?'),
+      saveHistory: db.prepare('INSERT OR REPLACE INTO test_history (series, name, outcomes, duration_ms, last_run) VALUES (?, ?, ?, ?, ?)'),
     };
   }
 
-  /** Once per run: a run already recorded (its final status stored again) is left as it is. */
-  record(runId: string, at: number): void {
+  /** Records page `page` of the run; true when another page follows. A run already recorded records nothing. */
+  recordPage(runId: string, at: number, page: number): boolean {
     const run = this.stmt.run.get(runId);
-    if (!run) return;
-    const series = seriesOf({ name: run.name, labels: JSON.parse(run.labels) as Record<string, string> });
-    if (this.stmt.placeRun.run(runId, series, run.created_at, at).changes === 0) return;
-    // A name twice in one run (two items named alike) counts once in the history: its last test.
-    const latest = new Map<string, { status: Status; durationMs: number }>();
-    let pos = 0;
-    for (const execution of this.facts.read(runId)) {
-      for (const test of reportTests(execution)) {
-        this.stmt.outcome.run(runId, pos++, test.name, test.status, Math.round(test.durationMs), test.flaky ? 1 : 0);
-        latest.set(test.name, { status: test.status, durationMs: Math.round(test.durationMs) });
+    if (!run || this.stmt.recorded.get(runId)) {
+      this.recording.delete(runId);
+      return false;
+    }
+    let state = this.recording.get(runId);
+    if (page === 0 || !state) {
+      state = { series: seriesOf({ name: run.name, labels: JSON.parse(run.labels) as Record<string, string> }), pos: 0, unique: uniqueNames() };
+      this.recording.set(runId, state);
+    }
+    const executions = this.facts.read(runId, HISTORY_PAGE, page * HISTORY_PAGE);
+    for (const execution of executions) {
+      const tests = reportTests(execution).map((t) => ({ ...t, name: state.unique(t.name), durationMs: Math.round(t.durationMs) }));
+      for (const test of tests) {
+        this.stmt.outcome.run(runId, state.pos++, test.name, test.status, test.durationMs, test.flaky ? 1 : 0);
+        this.fold(runId, state.series, test.name, test.status, test.durationMs);
       }
       // The scheduler orders executions by the duration under their own name, which a BDD execution's report
       // (a test per scenario) does not carry.
-      if (!latest.has(execution.name)) latest.set(execution.name, { status: execution.status, durationMs: executionDurationMs(execution) });
+      if (!tests.some((t) => t.name === execution.name)) this.fold(runId, state.series, execution.name, execution.status, executionDurationMs(execution));
     }
-    for (const [name, test] of latest) {
-      const before = this.stmt.history.get(series, name);
-      const outcomes = [...(before ? (JSON.parse(before.outcomes) as Status[]) : []), test.status].slice(-HISTORY_DEPTH);
-      this.stmt.saveHistory.run(series, name, JSON.stringify(outcomes), test.durationMs);
-    }
+    if (executions.length === HISTORY_PAGE) return true;
+    this.stmt.placeRun.run(runId, state.series, run.created_at, at);
+    this.recording.delete(runId);
+    return false;
+  }
+
+  /** Adds the run's outcome to the test's last outcomes, once per run. */
+  private fold(runId: string, series: string, name: string, status: Status, durationMs: number): void {
+    const before = this.stmt.history.get(series, name);
+    if (before?.last_run === runId) return;
+    const outcomes = [...(before ? (JSON.parse(before.outcomes) as Status[]) : []), status].slice(-HISTORY_DEPTH);
+    this.stmt.saveHistory.run(series, name, JSON.stringify(outcomes), durationMs, runId);
   }
 }

@@ -26,7 +26,7 @@ export type WriteOp =
   | { k: 'transition'; write: TransitionWrite }
   | { k: 'steps'; write: StepsWrite }
   | { k: 'runStatus'; runId: string; status: RunStatus; at: number }
-  | { k: 'runHistory'; runId: string; at: number }
+  | { k: 'runHistory'; runId: string; at: number; page: number }
   | { k: 'testCase'; record: TestCaseRecord; expectedVersion?: number }
   | { k: 'deleteTestCase'; id: string }
   | { k: 'suite'; record: SuiteRecord; expectedVersion?: number }

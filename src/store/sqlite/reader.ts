@@ -43,6 +43,9 @@ import {
 } from './rows.js';
 import { RunFactsQuery } from './run-facts.js';
 
+/** Up to this many tests a history read looks each up by key; more read the series' key range once. */
+const HISTORY_BY_NAME_MAX = 1000;
+
 type HistoryRow = { name: string; outcomes: string; duration_ms: number };
 
 function addClause(where: string[], args: (string | number)[], clause: string, value: string | number): void {
@@ -277,12 +280,16 @@ export class SqliteReader {
       .map((row) => ({ id: row.id, endedAt: row.updated_at }));
   }
 
-  /** The whole series in one index range, or the named tests by primary key when they are few. */
+  /** The named tests by primary key when they are few, else the whole series in one index range. */
   testHistory(series: string, names?: readonly string[]): Map<string, TestHistory> {
     if (!this.stmt.seriesKnown.get(series)) return new Map();
-    const rows = names === undefined
-      ? this.stmt.seriesHistory.all(series)
-      : names.flatMap((name) => this.stmt.testHistory.all(series, name));
+    let rows: HistoryRow[];
+    if (names === undefined) rows = this.stmt.seriesHistory.all(series);
+    else if (names.length <= HISTORY_BY_NAME_MAX) rows = names.flatMap((name) => this.stmt.testHistory.all(series, name));
+    else {
+      const wanted = new Set(names);
+      rows = this.stmt.seriesHistory.all(series).filter((row) => wanted.has(row.name));
+    }
     return new Map(rows.map((row) => [row.name, { name: row.name, outcomes: JSON.parse(row.outcomes) as Status[], durationMs: row.duration_ms }]));
   }
 

@@ -9,7 +9,8 @@ type StepFact = StepRow & { execution_id: string };
 
 /**
  * Reads what a run's report is made of in three statements (its executions, their transitions, their steps),
- * each walking the run's executions by index: a run of 100,000 tests is read without a query per test.
+ * each walking the run's executions by index: a run of 100,000 tests is read without a query per test, whole or a
+ * page at a time.
  */
 export class RunFactsQuery {
   private readonly executions;
@@ -17,28 +18,31 @@ export class RunFactsQuery {
   private readonly steps;
 
   constructor(db: Database.Database) {
-    this.executions = db.prepare<[string], FactRow>(
-      'SELECT id, name, type, status, attempt FROM executions WHERE run_id = ? ORDER BY id',
+    this.executions = db.prepare<[string, number, number], FactRow>(
+      'SELECT id, name, type, status, attempt FROM executions WHERE run_id = ? ORDER BY id LIMIT ? OFFSET ?',
     );
-    this.events = db.prepare<[string], EventFact>(
-      `SELECT e.execution_id, e.to_status, e.at, e.reason FROM executions x JOIN events e ON e.execution_id = x.id
-       WHERE x.run_id = ? ORDER BY e.execution_id, e.seq`,
+    this.events = db.prepare<[string, number, number], EventFact>(
+      `SELECT e.execution_id, e.to_status, e.at, e.reason FROM events e
+       WHERE e.execution_id IN (SELECT id FROM executions WHERE run_id = ? ORDER BY id LIMIT ? OFFSET ?)
+       ORDER BY e.execution_id, e.seq`,
     );
-    this.steps = db.prepare<[string], StepFact>(
-      `SELECT s.* FROM executions x JOIN steps s ON s.execution_id = x.id
-       WHERE x.run_id = ? ORDER BY s.execution_id, s.attempt, s.idx`,
+    this.steps = db.prepare<[string, number, number], StepFact>(
+      `SELECT s.* FROM steps s
+       WHERE s.execution_id IN (SELECT id FROM executions WHERE run_id = ? ORDER BY id LIMIT ? OFFSET ?)
+       ORDER BY s.execution_id, s.attempt, s.idx`,
     );
   }
 
-  read(runId: string): ExecutionFacts[] {
+  /** The run's executions in creation order; `limit` of them from `offset` (a page), or all. */
+  read(runId: string, limit = -1, offset = 0): ExecutionFacts[] {
     const byId = new Map<string, ExecutionFacts>();
-    for (const row of this.executions.all(runId)) {
+    for (const row of this.executions.all(runId, limit, offset)) {
       byId.set(row.id, { id: row.id, name: row.name, type: row.type, status: row.status as Status, attempt: row.attempt, events: [], steps: [] });
     }
-    for (const row of this.events.all(runId)) {
+    for (const row of this.events.all(runId, limit, offset)) {
       byId.get(row.execution_id)?.events.push({ to: row.to_status as Status, at: row.at, reason: row.reason });
     }
-    for (const row of this.steps.all(runId)) {
+    for (const row of this.steps.all(runId, limit, offset)) {
       byId.get(row.execution_id)?.steps.push({ attempt: row.attempt, ...toStep(row) });
     }
     return [...byId.values()];

@@ -63,7 +63,7 @@ CREATE TABLE IF NOT EXISTS test_outcomes (
   flaky INTEGER NOT NULL, PRIMARY KEY (run_id, pos)
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS test_history (
-  series TEXT NOT NULL, name TEXT NOT NULL, outcomes TEXT NOT NULL, duration_ms INTEGER NOT NULL,
+  series TEXT NOT NULL, name TEXT NOT NULL, outcomes TEXT NOT NULL, duration_ms INTEGER NOT NULL, last_run TEXT,
   PRIMARY KEY (series, name)
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS audit (

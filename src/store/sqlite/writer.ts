@@ -145,8 +145,7 @@ export class SqliteWriter {
         this.stmt.setRunStatus.run(op.status, op.at, op.runId);
         return null;
       case 'runHistory':
-        this.history.record(op.runId, op.at);
-        return null;
+        return this.history.recordPage(op.runId, op.at, op.page);
       case 'testCase': {
         const t = op.record;
         if (op.expectedVersion === undefined) {
