@@ -60,7 +60,7 @@ export function postJson(url: URL, headers: Record<string, string>, body: string
     method: 'POST',
     headers: { ...headers, 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(body)) },
     signal: options.signal,
-    ...(options.allowPrivate ? {} : { lookup: guardedLookup as RequestOptions['lookup'] }),
+    ...(options.allowPrivate ? {} : { lookup: guardedLookup }),
   };
   return new Promise((resolve) => {
     const req = request(url, init, (res) => {
