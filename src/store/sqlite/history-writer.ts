@@ -8,9 +8,10 @@ import { RunFactsQuery } from './run-facts.js';
 /** Executions recorded per write: a page is one short transaction, so other writes go between the pages. */
 export const HISTORY_PAGE = 1000;
 
-/** A run being recorded: where its next page starts, and the names its tests took so far. */
+/** A run being recorded: where its next page starts (row and position), and the names its tests took so far. */
 interface Recording {
   series: string;
+  after: number;
   pos: number;
   unique: (name: string) => string;
 }
@@ -47,10 +48,11 @@ export class HistoryWriter {
     }
     let state = this.recording.get(runId);
     if (page === 0 || !state) {
-      state = { series: seriesOf({ name: run.name, labels: JSON.parse(run.labels) as Record<string, string> }), pos: 0, unique: uniqueNames() };
+      state = { series: seriesOf({ name: run.name, labels: JSON.parse(run.labels) as Record<string, string> }), after: 0, pos: 0, unique: uniqueNames() };
       this.recording.set(runId, state);
     }
-    const executions = this.facts.read(runId, HISTORY_PAGE, page * HISTORY_PAGE);
+    const { facts: executions, last } = this.facts.page(runId, HISTORY_PAGE, state.after);
+    state.after = last;
     for (const execution of executions) {
       const tests = reportTests(execution).map((t) => ({ ...t, name: state.unique(t.name), durationMs: Math.round(t.durationMs) }));
       for (const test of tests) {
