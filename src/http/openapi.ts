@@ -132,6 +132,8 @@ export function openApiDocument(version: string) {
       },
       '/v1/keys/{id}': { delete: { summary: 'Revoke an API key (admin)', parameters: [idParam], responses: { '200': ok('revoked'), ...common, ...errors(403) } } },
       '/v1/executions/{id}/steps/{n}/verdict': { post: { summary: "A tester's verdict on the awaited step of a PAUSED MANUAL execution (owner or admin); answers once the execution has moved on", parameters: [idParam, { name: 'n', in: 'path', required: true, schema: { type: 'integer', minimum: 0 } }], requestBody: { required: true, ...json(VerdictSchema) }, responses: { '200': ok('the execution'), ...common, ...errors(400, 403, 409) } } },
+      '/v1/me': { get: { summary: 'Who the credentials are: { id, roles }', responses: { '200': ok('{ id, roles }'), ...common } } },
+      '/v1/queue': { get: { summary: 'The queue: waiting executions by priority, running against capacity', responses: { '200': ok('{ depth, queued, running, capacity, live }'), ...common } } },
       '/v1/agents': { get: { summary: 'Live agents (distributed mode): capacity, running, pools, labels, runners', responses: { '200': ok('{ items }'), ...common } } },
       '/v1/dead-letters': { get: { summary: 'Dead-lettered jobs, newest first (admin)', responses: { '200': ok('{ items }'), ...common, ...errors(403) } } },
       '/v1/dead-letters/{jobId}': { delete: { summary: 'Discard a dead letter (admin)', parameters: [jobIdParam], responses: { '200': ok('discarded'), ...common, ...errors(403) } } },
