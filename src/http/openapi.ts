@@ -150,6 +150,8 @@ export function openApiDocument(version: string) {
       '/v1/hooks/github': hook('GitHub webhook, authenticated by X-Hub-Signature-256 (HMAC-SHA256 of the raw body)', ['X-Hub-Signature-256', 'X-GitHub-Event', 'X-GitHub-Delivery']),
       '/v1/hooks/gitlab': hook('GitLab webhook, authenticated by X-Gitlab-Token', ['X-Gitlab-Token', 'X-Gitlab-Event', 'X-Gitlab-Event-UUID']),
       '/v1/live': { get: { summary: 'Live channel (WebSocket upgrade); see docs/api.md', responses: { '101': { description: 'switching protocols' }, ...errors(401, 429) } } },
+      '/': { get: { summary: 'The dashboard (HTML, never cached)', security: [], responses: { '200': { description: 'text/html' }, '503': { description: 'the dashboard was not built' } } } },
+      '/assets/{name}': { get: { summary: "The dashboard's hashed assets (cached for good)", security: [], parameters: [{ name: 'name', in: 'path', required: true, schema: { type: 'string' } }], responses: { '200': { description: 'text/javascript or text/css' }, '404': { description: 'no such asset' } } } },
       '/healthz': { get: { summary: 'Process is up', security: [], responses: { '200': ok('ok') } } },
       '/readyz': { get: { summary: 'Store and bus reachable', security: [], responses: { '200': ok('ready'), '503': ok('not ready') } } },
       '/metrics': { get: { summary: 'Prometheus metrics', security: [], responses: { '200': { description: 'text exposition' } } } },
