@@ -2,7 +2,7 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['dist/**', 'node_modules/**', 'data/**', 'bin/**', 'eslint.config.js', '.dependency-cruiser.cjs', 'examples/**', 'bench/results/**', 'test/fixtures/**'] },
+  { ignores: ['dist/**', 'node_modules/**', 'data/**', 'bin/**', 'eslint.config.js', '.dependency-cruiser.cjs', 'examples/**', 'bench/results/**', 'test/fixtures/**', 'scripts/**'] },
   js.configs.recommended,
   ...tseslint.configs.recommendedTypeChecked,
   {

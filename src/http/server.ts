@@ -20,6 +20,7 @@ import { agentRoutes } from './routes/agents.routes.js';
 import { catalogRoutes } from './routes/catalog.routes.js';
 import { executionRoutes } from './routes/executions.routes.js';
 import { runRoutes } from './routes/runs.routes.js';
+import { dashboardRoutes, loadDashboard } from './dashboard.js';
 import { hookRoutes } from './routes/hooks.routes.js';
 import { triggerRoutes } from './routes/triggers.routes.js';
 import { Notifier } from '../engine/notifier.js';
@@ -119,6 +120,7 @@ export async function startServer(options: ServerOptions): Promise<Server> {
   agentRoutes(api, register);
   triggerRoutes(api, register);
   hookRoutes(api, register);
+  dashboardRoutes(loadDashboard(), register);
   if (!api.config.WEBHOOK_SIGNATURE_VALIDATION && (api.config.TROUPE_GITHUB_WEBHOOK_SECRET !== undefined || api.config.TROUPE_GITLAB_WEBHOOK_TOKEN !== undefined)) {
     logger.warn('WEBHOOK_SIGNATURE_VALIDATION=false: webhook deliveries are accepted without checking their signature or token');
   }

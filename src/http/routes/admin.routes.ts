@@ -24,6 +24,11 @@ export function adminRoutes(api: Api, route: RouteRegistrar): void {
     return { status: 200, body: { items: items.map((a) => ({ ...a, at: new Date(a.at).toISOString() })), next: null } };
   }));
 
+  route('get', '/v1/me', 0, authed(api, (ctx, principal) => {
+    parseQuery(ctx.query, {});
+    return { status: 200, body: { id: principal.id, roles: principal.roles } };
+  }));
+
   route('post', '/v1/keys', 0, authed(api, async (ctx, principal) => {
     parseQuery(ctx.query, {});
     requireRole(principal, 'admin');

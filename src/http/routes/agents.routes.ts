@@ -22,8 +22,14 @@ function deadLetterView(letter: DeadLetter) {
   };
 }
 
-/** Distributed mode: live agents (any role) and dead letters (admin: list, redrive, discard). */
+/** The queue (any role), live agents (any role) and, in distributed mode, dead letters (admin: list, redrive, discard). */
 export function agentRoutes(api: Api, route: RouteRegistrar): void {
+  route('get', '/v1/queue', 0, authed(api, (ctx) => {
+    parseQuery(ctx.query, {});
+    const { live, running, queued } = api.coordinator.stats();
+    return { status: 200, body: { depth: api.coordinator.queueDepth(), queued, running, capacity: api.config.EXECUTION_MAX_CONCURRENT_JOBS, live } };
+  }));
+
   // Both lists are small and held in full (live agents; letters kept 14 days): all of it, or the first `limit`.
   const cap = (query: URLSearchParams, limit: number) => (query.has('limit') ? limit : Number.POSITIVE_INFINITY);
   route('get', '/v1/agents', 0, authed(api, (ctx) => {

@@ -1,0 +1,145 @@
+import { useEffect, useMemo, useRef, useState } from 'preact/hooks';
+import { all, api, download } from '../api.js';
+import { debounce } from '../components/debounce.js';
+import { ExecutionDetails } from '../components/ExecutionDetails.js';
+import { StackedBar, duration } from '../components/StackedBar.js';
+import { useVirtual } from '../components/useVirtual.js';
+import { live } from '../live.js';
+import { FAILING, TERMINAL, type Execution, type LiveEvent, type Run } from '../types.js';
+
+const ROW = 40;
+
+/** Failures first, then in item order (ids are time-ordered). */
+function ordered(executions: Map<string, Execution>): Execution[] {
+  const list = [...executions.values()];
+  return [...list.filter((e) => FAILING.has(e.status)), ...list.filter((e) => !FAILING.has(e.status))];
+}
+
+/**
+ * A run and every execution of it, live through `run:<id>`: the topic is subscribed first, then the state is read
+ * over REST, and the events that came meanwhile are applied on top (in cursor order, so the last one wins).
+ */
+export function RunPage({ runId }: { runId: string }) {
+  const [run, setRun] = useState<Run | null>(null);
+  const executions = useRef(new Map<string, Execution>());
+  const [version, setVersion] = useState(0);
+  const [open, setOpen] = useState<string | null>(null);
+  const [stepsVersion, setStepsVersion] = useState(0);
+  const [message, setMessage] = useState<string | null>(null);
+  const scroller = useRef<HTMLDivElement>(null);
+
+  const state = useMemo(() => {
+    let loaded = false;
+    let buffered: LiveEvent[] = [];
+    const apply = (events: LiveEvent[]) => {
+      let terminal = false;
+      for (const e of events) {
+        if (e.type === 'step') {
+          setStepsVersion((v) => v + 1);
+          continue;
+        }
+        const current = executions.current.get(e.executionId);
+        if (current) executions.current.set(e.executionId, { ...current, status: e.to, attempt: e.attempt });
+        if (TERMINAL.has(e.to)) terminal = true;
+      }
+      setVersion((v) => v + 1);
+      if (terminal) refreshRun();
+    };
+    const loadRun = () => api<Run>('GET', `/v1/runs/${encodeURIComponent(runId)}`).then(setRun, (err: Error) => setMessage(err.message));
+    const refreshRun = debounce(() => void loadRun(), 250);
+    const load = async () => {
+      loaded = false;
+      await loadRun();
+      const list = await all<Execution>(`/v1/runs/${encodeURIComponent(runId)}/executions`);
+      executions.current = new Map(list.reverse().map((e) => [e.id, e]));
+      loaded = true;
+      const pending = buffered;
+      buffered = [];
+      apply(pending);
+    };
+    return {
+      load: () => void load().catch((err: Error) => setMessage(err.message)),
+      onEvents: (events: LiveEvent[]) => {
+        if (loaded) apply(events);
+        else buffered.push(...events);
+      },
+    };
+  }, [runId]);
+
+  useEffect(
+    () =>
+      live.listen({
+        topics: [`run:${runId}`],
+        onEvents: state.onEvents,
+        onSubscribed: state.load,
+        onReset: state.load,
+      }),
+    [state, runId],
+  );
+
+  const rows = useMemo(() => ordered(executions.current), [version]);
+  const virtual = useVirtual(rows.length, scroller, ROW);
+  const counts: Record<string, number> = {};
+  for (const e of rows) counts[e.status] = (counts[e.status] ?? 0) + 1;
+  const active = run !== null && (run.status === 'PENDING' || run.status === 'RUNNING');
+  const act = (work: Promise<unknown>, done: string) => void work.then(() => setMessage(done), (err: Error) => setMessage(err.message));
+  const report = (format: string, ext: string) => act(download(`/v1/runs/${encodeURIComponent(runId)}/report?format=${format}`, `${runId}.${ext}`), `${format} report downloaded`);
+
+  return (
+    <section>
+      <p>
+        <a href="#/runs">← Runs</a>
+      </p>
+      <h1>{run?.name ?? runId}</h1>
+      {run && (
+        <div class="run-head">
+          <span class={`status s-${run.status}`} data-run-status>
+            {run.status}
+          </span>
+          <StackedBar counts={counts} total={run.total} />
+          <span class="facts">
+            {rows.length} of {run.total} executions · {duration(Date.parse(active ? new Date().toISOString() : run.updatedAt) - Date.parse(run.createdAt))}
+            {Object.entries(run.labels).map(([k, v]) => ` · ${k}=${v}`)}
+          </span>
+        </div>
+      )}
+      <div class="actions">
+        <button type="button" onClick={() => report('json', 'json')}>JSON report</button>
+        <button type="button" onClick={() => report('junit', 'xml')}>JUnit report</button>
+        <button type="button" onClick={() => report('html', 'html')}>HTML report</button>
+        {active && (
+          <button type="button" onClick={() => act(api('POST', `/v1/runs/${encodeURIComponent(runId)}/cancel`), 'cancelling the run')}>
+            Cancel run
+          </button>
+        )}
+      </div>
+      {message && <p role="status" class="message">{message}</p>}
+      <div class="executions" ref={scroller} role="list" aria-label="Executions">
+        <div style={{ height: `${virtual.getTotalSize()}px`, position: 'relative' }}>
+          {virtual.getVirtualItems().map((v) => {
+            const e = rows[v.index] as Execution;
+            return (
+              <div key={e.id} role="listitem" class="execution" data-execution-id={e.id} data-index={v.index} ref={virtual.measureElement} style={{ transform: `translateY(${v.start}px)` }}>
+                <div class="execution-line">
+                  <button type="button" class="link" aria-expanded={open === e.id} onClick={() => setOpen(open === e.id ? null : e.id)}>
+                    {e.name}
+                  </button>
+                  <span class={`status s-${e.status}`} data-status>
+                    {e.status}
+                  </span>
+                  <span class="facts">attempt {e.attempt} of {e.maxAttempts}</span>
+                  {TERMINAL.has(e.status) && (
+                    <button type="button" onClick={() => act(api<{ id: string }>('POST', `/v1/executions/${e.id}/retry`).then((r) => setMessage(`retried as ${r.id}`)), 'retried')}>
+                      Retry
+                    </button>
+                  )}
+                </div>
+                {open === e.id && <ExecutionDetails execution={e} version={stepsVersion} />}
+              </div>
+            );
+          })}
+        </div>
+      </div>
+    </section>
+  );
+}

@@ -1,0 +1,112 @@
+import { useEffect, useMemo, useState } from 'preact/hooks';
+import { api, me } from '../api.js';
+import { debounce } from '../components/debounce.js';
+import { StackedBar, duration } from '../components/StackedBar.js';
+import { live } from '../live.js';
+import { RUN_STATUSES, type Run } from '../types.js';
+
+const ACTIVE = new Set(['PENDING', 'RUNNING']);
+
+/** The newest runs, live: counts move with every transition, the list is reloaded as runs start and end. */
+export function RunsPage() {
+  const [runs, setRuns] = useState<Run[]>([]);
+  const [status, setStatus] = useState('');
+  const [label, setLabel] = useState('');
+  const [error, setError] = useState<string | null>(null);
+
+  const reload = useMemo(() => {
+    const load = () =>
+      api<{ items: Run[] }>('GET', `/v1/runs?limit=100${status ? `&status=${status}` : ''}`).then(
+        (page) => {
+          setRuns(page.items);
+          setError(null);
+        },
+        (err: Error) => setError(err.message),
+      );
+    return { now: load, soon: debounce(() => void load(), 300) };
+  }, [status]);
+
+  useEffect(() => {
+    void reload.now();
+    // Other users' runs (an admin sees them) have no live topic of ours: a slow refresh picks them up.
+    const timer = setInterval(() => void reload.now(), 5000);
+    return () => clearInterval(timer);
+  }, [reload]);
+
+  useEffect(
+    () =>
+      live.listen({
+        topics: [`user:${me.value?.id ?? ''}`],
+        onEvents: (events) => {
+          setRuns((current) => {
+            const byId = new Map(current.map((r) => [r.id, { ...r, counts: { ...r.counts } }]));
+            for (const e of events) {
+              if (e.type !== 'transition' || !e.runId) continue;
+              const run = byId.get(e.runId);
+              if (!run) continue;
+              if (e.from) run.counts[e.from] = Math.max(0, (run.counts[e.from] ?? 0) - 1);
+              run.counts[e.to] = (run.counts[e.to] ?? 0) + 1;
+            }
+            return current.map((r) => byId.get(r.id) as Run);
+          });
+          // New runs, and the status of runs that start or end, come from the server.
+          reload.soon();
+        },
+        onReset: () => void reload.now(),
+      }),
+    [reload],
+  );
+
+  const [key, value] = label.includes('=') ? label.split('=', 2) : [label, undefined];
+  const shown = runs.filter((r) => !key || (value === undefined ? key in r.labels : r.labels[key] === value));
+  const cancel = (id: string) => void api('POST', `/v1/runs/${encodeURIComponent(id)}/cancel`).then(() => reload.now(), (err: Error) => setError(err.message));
+
+  return (
+    <section>
+      <h1>Runs</h1>
+      <div class="filters">
+        <label>
+          Status
+          <select value={status} onChange={(e) => setStatus(e.currentTarget.value)}>
+            <option value="">all</option>
+            {RUN_STATUSES.map((s) => (
+              <option key={s} value={s}>
+                {s}
+              </option>
+            ))}
+          </select>
+        </label>
+        <label>
+          Label filter
+          <input type="search" placeholder="branch=main" value={label} onInput={(e) => setLabel(e.currentTarget.value)} />
+        </label>
+      </div>
+      {error && <p role="alert" class="error">{error}</p>}
+      {shown.length === 0 ? (
+        <p class="empty">No runs{status || label ? ' match the filters' : ' yet'}.</p>
+      ) : (
+        <ul class="runs">
+          {shown.map((r) => (
+            <li key={r.id} class="run-row" data-run-id={r.id}>
+              <a href={`#/runs/${encodeURIComponent(r.id)}`}>{r.name}</a>
+              <span class={`status s-${r.status}`} data-status>
+                {r.status}
+              </span>
+              <StackedBar counts={r.counts} total={r.total} />
+              <span class="facts">
+                {r.total} tests · {duration(Date.parse(ACTIVE.has(r.status) ? new Date().toISOString() : r.updatedAt) - Date.parse(r.createdAt))}
+                {r.labels.branch ? ` · ${r.labels.branch}` : ''}
+                {r.labels.commit ? ` @ ${r.labels.commit.slice(0, 8)}` : ''}
+              </span>
+              {ACTIVE.has(r.status) && (
+                <button type="button" onClick={() => cancel(r.id)}>
+                  Cancel run
+                </button>
+              )}
+            </li>
+          ))}
+        </ul>
+      )}
+    </section>
+  );
+}
