@@ -201,12 +201,14 @@ describe('dashboard: runs', () => {
     expect(await row.isVisible()).toBe(true);
     await page.getByRole('combobox', { name: 'Status', exact: true }).selectOption({ index: 0 });
     await page.locator(`[data-run-id="${passing.id}"]`).waitFor();
-    await page.getByRole('textbox', { name: 'Label filter' }).fill('branch=release');
-    await page.getByRole('textbox', { name: 'Label filter' }).press('Enter');
+    // A search field (role searchbox, a kind of textbox) labelled `Label filter`.
+    const labelFilter = page.getByLabel('Label filter', { exact: true });
+    await labelFilter.fill('branch=release');
+    await labelFilter.press('Enter');
     await row.waitFor({ state: 'detached' });
     expect(await page.locator(`[data-run-id="${passing.id}"]`).isVisible()).toBe(true);
-    await page.getByRole('textbox', { name: 'Label filter' }).fill('');
-    await page.getByRole('textbox', { name: 'Label filter' }).press('Enter');
+    await labelFilter.fill('');
+    await labelFilter.press('Enter');
     await row.waitFor();
 
     await row.getByRole('link', { name: 'checkout' }).click();
