@@ -152,10 +152,15 @@ describe('dashboard: signing in', () => {
     const stored = () => page.evaluate(() => Object.values((globalThis as unknown as PageGlobals).sessionStorage).join('\n'));
     expect(await stored()).toContain(alice);
 
-    // Kept for the tab: a reload stays signed in.
+    // Kept for the tab: a reload stays signed in; another tab is not signed in.
     await page.reload();
     await nav.getByRole('link', { name: 'Runs' }).waitFor();
     expect(await field.count()).toBe(0);
+    const otherTab = await page.context().newPage();
+    await otherTab.goto(`${proxy.url}/`);
+    await otherTab.getByRole('textbox', { name: 'API key or token' }).waitFor();
+    expect(await otherTab.getByRole('button', { name: 'Sign out' }).count()).toBe(0);
+    await otherTab.close();
 
     await page.getByRole('button', { name: 'Sign out' }).click();
     await field.waitFor();

@@ -74,5 +74,15 @@ describe('dashboard: dead letters', () => {
     expect(executions.filter((e) => e.rerunOf === discarded!.executionId)).toEqual([]);
     expect(seen.foreign).toEqual([]);
     expect(seen.errors).toEqual([]);
+
+    // Dead letters are an admin's business: a runner's Queue page lists the agents but not the letters.
+    const created = await cluster.request('POST', '/v1/keys', { name: 'bob at the dashboard', role: 'runner', owner: 'bob' });
+    expect(created.status).toBe(201);
+    const runnerPage = await browser.newPage();
+    await signIn(runnerPage, origin, created.body.key as string, '#/queue');
+    await runnerPage.getByRole('heading', { name: 'Queue and workers', exact: true }).waitFor();
+    await runnerPage.getByText('p3').first().waitFor();
+    expect(await runnerPage.getByRole('heading', { name: 'Dead letters' }).count()).toBe(0);
+    expect(await runnerPage.getByRole('button', { name: 'Redrive' }).count()).toBe(0);
   });
 });
