@@ -76,7 +76,7 @@ export function QueuePage() {
               </div>
             ))}
             <div>
-              <dt>Running</dt>
+              <dt>Running (EXECUTION_MAX_CONCURRENT_JOBS)</dt>
               <dd>
                 {queue.running} of {queue.capacity}
               </dd>
@@ -94,7 +94,7 @@ export function QueuePage() {
             <tr>
               <th>Agent</th>
               <th>Status</th>
-              <th>Load</th>
+              <th>Running / pool slots</th>
               <th>Labels</th>
             </tr>
           </thead>
