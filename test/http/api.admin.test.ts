@@ -265,7 +265,8 @@ describe('outside /v1', () => {
   });
 
   it.each([
-    ['GET', '/'],
+    // `/` is the dashboard (test/http/api.dashboard.test.ts).
+    ['GET', '/assets'],
     ['GET', '/v1'],
     ['GET', '/v1/nothing'],
     ['GET', '/v2/executions'],
