@@ -43,5 +43,8 @@ export async function serveCommand(options: ServeOptions): Promise<number> {
   logger.info({ signal }, 'shutting down');
   await server.close();
   await engine.close();
+  // Everything is stored and closed. An idle keep-alive connection a client holds open would keep the process
+  // alive until uWebSockets.js times it out: the process ends now instead.
+  setTimeout(() => process.exit(0), 500).unref();
   return 0;
 }

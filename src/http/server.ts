@@ -95,11 +95,14 @@ export async function startServer(options: ServerOptions): Promise<Server> {
   const routes: { method: string; pattern: string }[] = [];
   const register: RouteRegistrar = (method, pattern, params, handler, extras) => {
     routes.push({ method: method === 'del' ? 'DELETE' : method.toUpperCase(), pattern });
+    // While draining, every answer closes its connection: a client's keep-alive connection (a dashboard polling
+    // through it) would otherwise keep the process alive after the listen socket is closed.
     const counted: Handler = async (ctx) => {
-      if (draining) throw new TroupeError('ENGINE_STOPPED', 'the server is shutting down');
+      if (draining) return { ...errorReply(new TroupeError('ENGINE_STOPPED', 'the server is shutting down'), logger), close: true };
       inFlight++;
       try {
-        return await handler(ctx);
+        const reply = await handler(ctx);
+        return draining ? { ...reply, close: true } : reply;
       } finally {
         inFlight--;
       }

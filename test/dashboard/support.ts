@@ -77,6 +77,10 @@ async function request<T>(base: string, key: string | null, method: string, path
  * `node bin/troupe.js serve` on PORT=0 with a fresh TROUPE_DATA_DIR; resolves once it prints its address and
  * the first-start admin key. Disposing sends SIGTERM, expects exit code 0, and removes the data dir.
  */
+/**
+ * `troupe serve` on a free port. With `TROUPE_DATA_DIR` in `env` it runs on that dir (kept at dispose); a dir that
+ * already has keys prints none: `adminKey` is then ''.
+ */
 export async function serve(env: Record<string, string> = {}): Promise<Served> {
   const dir = tempDir('troupe-dashboard-');
   const child = spawn(process.execPath, [BIN, 'serve'], {
@@ -116,8 +120,8 @@ export async function serve(env: Record<string, string> = {}): Promise<Served> {
       }, 'troupe serve to listen'),
     );
     const key = /^\s+(troupe_\S+)$/m.exec(out)?.[1];
-    if (key === undefined) throw new Error(`no admin key printed:\n${out}`);
-    adminKey = key;
+    if (key === undefined && env.TROUPE_DATA_DIR === undefined) throw new Error(`no admin key printed:\n${out}`);
+    adminKey = key ?? '';
   } catch (err) {
     await stop('SIGKILL');
     rmSync(dir, { recursive: true, force: true });
@@ -160,10 +164,13 @@ export interface CuttableProxy extends AsyncDisposable {
   refuse(): void;
   /** Passes new connections through again. */
   allow(): void;
+  /** Sends new connections to another port (a server started again elsewhere). */
+  retarget(port: number): void;
 }
 
 /** A TCP proxy on 127.0.0.1 in front of `targetPort`, passing bytes both ways until told otherwise. */
-export async function startProxy(targetPort: number): Promise<CuttableProxy> {
+export async function startProxy(firstPort: number): Promise<CuttableProxy> {
+  let targetPort = firstPort;
   const pairs = new Set<[Socket, Socket]>();
   let refusing = false;
   let accepted = 0;
@@ -211,6 +218,9 @@ export async function startProxy(targetPort: number): Promise<CuttableProxy> {
     },
     allow: () => {
       refusing = false;
+    },
+    retarget: (port) => {
+      targetPort = port;
     },
     async [Symbol.asyncDispose]() {
       cut();
