@@ -1,7 +1,7 @@
 import { signal } from '@preact/signals';
 import type { LiveEvent } from './types.js';
 
-/** The live channel's state, shown by the indicator (`data-live`). */
+/** The live channel's state, shown by the indicator (`data-live`): `live` once the topics are subscribed. */
 export const liveState = signal<'connecting' | 'live' | 'reconnecting'>('connecting');
 
 /** Measurements a browser check reads: ms from a live event's arrival to the frame that painted it. */
@@ -17,6 +17,8 @@ export interface LiveListener {
   onReset(): void;
   /** The topics are live (first subscribe): load the state over REST now; events after this are delivered. */
   onSubscribed?(): void;
+  /** The server refused a topic (unknown, not visible, or the live channel is off). */
+  onError?(message: string): void;
 }
 
 type Message =
@@ -26,15 +28,22 @@ type Message =
   | { op: 'error'; topic?: string; error: { message: string } }
   | { topic: string; cursor: number; event: LiveEvent; op?: undefined };
 
+/** Where a topic stands: the newest cursor known delivered on it, and whether it is subscribed (replay done). */
+interface TopicState {
+  cursor: number | null;
+  live: boolean;
+}
+
 /**
- * One WebSocket to `/v1/live` for the tab. Remembers the newest cursor it saw; after a dropped connection it
- * reconnects (backoff up to 5 s) and subscribes again with `since`, so nothing is missed. Events are handed to
- * listeners once per animation frame.
+ * One WebSocket to `/v1/live` for the tab. Each topic keeps its own cursor (docs/api.md, resuming): moved by its
+ * events, by the `subscribed` that ends its replay, and by heartbeats once it is live. After a dropped connection
+ * the client reconnects (backoff up to 5 s) and subscribes each topic again with its `since`; a `reset` makes the
+ * listeners reload and resubscribes from the cursor it names. Events reach listeners once per animation frame.
  */
 class LiveClient {
   private ws: WebSocket | null = null;
   private token: string | null = null;
-  private cursor: number | null = null;
+  private readonly topics = new Map<string, TopicState>();
   private readonly listeners = new Set<LiveListener>();
   /** Listeners told their topics are live (once: a reconnect resumes them with `since` instead). */
   private readonly announced = new WeakSet<LiveListener>();
@@ -50,7 +59,7 @@ class LiveClient {
 
   stop(): void {
     this.token = null;
-    this.cursor = null;
+    this.topics.clear();
     if (this.timer) clearTimeout(this.timer);
     this.ws?.close();
     this.ws = null;
@@ -59,13 +68,24 @@ class LiveClient {
 
   listen(listener: LiveListener): () => void {
     this.listeners.add(listener);
-    this.send({ op: 'subscribe', topics: listener.topics });
+    const added = listener.topics.filter((t) => !this.topics.has(t));
+    for (const t of added) this.topics.set(t, { cursor: null, live: false });
+    if (added.length > 0) this.send({ op: 'subscribe', topics: added });
+    // Topics already live for another listener: this one may load now.
+    else if (listener.topics.every((t) => this.topics.get(t)?.live)) this.announce(listener);
     return () => {
       this.listeners.delete(listener);
       const still = new Set([...this.listeners].flatMap((l) => l.topics));
       const gone = listener.topics.filter((t) => !still.has(t));
+      for (const t of gone) this.topics.delete(t);
       if (gone.length > 0) this.send({ op: 'unsubscribe', topics: gone });
     };
+  }
+
+  private announce(listener: LiveListener): void {
+    if (this.announced.has(listener)) return;
+    this.announced.add(listener);
+    listener.onSubscribed?.();
   }
 
   private connect(): void {
@@ -76,16 +96,22 @@ class LiveClient {
     this.ws = ws;
     ws.onopen = () => {
       this.backoff = 250;
-      liveState.value = 'live';
-      const topics = [...new Set([...this.listeners].flatMap((l) => l.topics))];
-      for (let i = 0; i < topics.length; i += 100) {
-        this.send({ op: 'subscribe', topics: topics.slice(i, i + 100), ...(this.cursor === null ? {} : { since: this.cursor }) });
+      if (this.topics.size === 0) liveState.value = 'live';
+      // Each topic from its own cursor: grouped, at most 100 topics a message.
+      const bySince = new Map<number | null, string[]>();
+      for (const [topic, state] of this.topics) {
+        state.live = false;
+        bySince.set(state.cursor, [...(bySince.get(state.cursor) ?? []), topic]);
+      }
+      for (const [since, topics] of bySince) {
+        for (let i = 0; i < topics.length; i += 100) this.send({ op: 'subscribe', topics: topics.slice(i, i + 100), ...(since === null ? {} : { since }) });
       }
     };
     ws.onmessage = (m) => this.receive(JSON.parse(String(m.data)) as Message);
     ws.onclose = () => {
       if (this.ws !== ws) return;
       this.ws = null;
+      for (const state of this.topics.values()) state.live = false;
       if (!this.token) return;
       liveState.value = 'reconnecting';
       this.timer = setTimeout(() => this.connect(), this.backoff);
@@ -97,38 +123,61 @@ class LiveClient {
     if (this.ws?.readyState === WebSocket.OPEN) this.ws.send(JSON.stringify(message));
   }
 
+  private advance(topic: string, cursor: number): void {
+    const state = this.topics.get(topic);
+    if (state) state.cursor = Math.max(state.cursor ?? 0, cursor);
+  }
+
   private receive(m: Message): void {
     if (m.op === undefined) {
-      this.cursor = Math.max(this.cursor ?? 0, m.cursor);
+      this.advance(m.topic, m.cursor);
       metrics.events++;
       this.queue.push({ topic: m.topic, event: m.event, arrived: performance.now() });
       this.schedule();
       return;
     }
-    if (m.op === 'heartbeat' || m.op === 'subscribed') this.cursor = Math.max(this.cursor ?? 0, m.cursor);
-    if (m.op === 'subscribed') {
-      for (const l of this.listeners) {
-        if (this.announced.has(l) || !l.topics.some((t) => m.topics.includes(t))) continue;
-        this.announced.add(l);
-        l.onSubscribed?.();
-      }
-    }
-    if (m.op === 'reset') {
-      this.cursor = Math.max(this.cursor ?? 0, m.cursor);
-      for (const l of this.listeners) if (l.topics.some((t) => m.topics.includes(t))) l.onReset();
-      this.send({ op: 'subscribe', topics: m.topics, since: m.cursor });
+    switch (m.op) {
+      case 'heartbeat':
+        // Everything up to it on the live topics came before it; a topic still replaying is not moved.
+        for (const [topic, state] of this.topics) if (state.live) this.advance(topic, m.cursor);
+        return;
+      case 'subscribed':
+        for (const topic of m.topics) {
+          this.advance(topic, m.cursor);
+          const state = this.topics.get(topic);
+          if (state) state.live = true;
+        }
+        liveState.value = 'live';
+        for (const l of this.listeners) if (l.topics.some((t) => m.topics.includes(t))) this.announce(l);
+        return;
+      case 'reset':
+        // The server's log does not reach our cursor (restored data) or no longer holds it: start from its own.
+        for (const topic of m.topics) {
+          const state = this.topics.get(topic);
+          if (state) state.cursor = m.cursor;
+        }
+        for (const l of this.listeners) if (l.topics.some((t) => m.topics.includes(t))) l.onReset();
+        this.send({ op: 'subscribe', topics: m.topics, since: m.cursor });
+        return;
+      case 'error':
+        for (const l of this.listeners) if (m.topic === undefined || l.topics.includes(m.topic)) l.onError?.(m.error.message);
+        return;
     }
   }
 
-  /** Once per frame (or every 250 ms while the tab is hidden and frames do not come). */
+  /** Once per frame, or after 250 ms when frames do not come (a hidden tab): whichever is first. */
   private schedule(): void {
     if (this.scheduled) return;
     this.scheduled = true;
-    if (document.hidden) setTimeout(() => this.flush(), 250);
-    else requestAnimationFrame(() => this.flush());
+    const timer = setTimeout(() => this.flush(), 250);
+    requestAnimationFrame(() => {
+      clearTimeout(timer);
+      this.flush();
+    });
   }
 
   private flush(): void {
+    if (!this.scheduled) return;
     this.scheduled = false;
     const batch = this.queue;
     this.queue = [];
@@ -136,7 +185,9 @@ class LiveClient {
       const mine = batch.filter((q) => l.topics.includes(q.topic)).map((q) => q.event);
       if (mine.length > 0) l.onEvents(mine);
     }
-    // The frame after the one these updates were rendered in: they have been painted.
+    // The frame after the one these updates were rendered in: they have been painted. (A hidden tab paints nothing:
+    // nothing is measured, and no callback holding the batch waits for it.)
+    if (document.hidden) return;
     requestAnimationFrame(() => {
       const now = performance.now();
       for (const q of batch) metrics.paints.push(now - q.arrived);

@@ -44,7 +44,7 @@ export async function serveCommand(options: ServeOptions): Promise<number> {
   await server.close();
   await engine.close();
   // Everything is stored and closed. An idle keep-alive connection a client holds open would keep the process
-  // alive until uWebSockets.js times it out: the process ends now instead.
-  setTimeout(() => process.exit(0), 500).unref();
+  // alive until uWebSockets.js times it out: the process ends shortly instead (answers already written get 2 s to go out).
+  setTimeout(() => process.exit(0), 2000).unref();
   return 0;
 }

@@ -3,7 +3,7 @@ import { useLayoutEffect, useReducer, useState } from 'preact/hooks';
 import type { RefObject } from 'preact';
 
 /** @tanstack/virtual-core bound to a Preact component: only the rows in view (and a few around) are rendered. */
-export function useVirtual(count: number, scroller: RefObject<HTMLElement>, rowHeight: number): Virtualizer<HTMLElement, HTMLElement> {
+export function useVirtual(count: number, scroller: RefObject<HTMLElement>, rowHeight: number, key: (index: number) => string | number): Virtualizer<HTMLElement, HTMLElement> {
   const [, rerender] = useReducer((n: number) => n + 1, 0);
   const [virtualizer] = useState(
     () =>
@@ -18,7 +18,8 @@ export function useVirtual(count: number, scroller: RefObject<HTMLElement>, rowH
         overscan: 12,
       }),
   );
-  virtualizer.setOptions({ ...virtualizer.options, count });
+  // Measured sizes follow the row (its key), not its place: a failure moving to the top keeps its own height.
+  virtualizer.setOptions({ ...virtualizer.options, count, getItemKey: key });
   useLayoutEffect(() => virtualizer._didMount(), [virtualizer]);
   useLayoutEffect(() => virtualizer._willUpdate());
   return virtualizer;

@@ -25,8 +25,8 @@ export function ManualPage() {
       const list = (await all<Execution>(`/v1/executions?status=PAUSED&owner=${encodeURIComponent(me.value?.id ?? '')}`)).filter((e) => e.type === 'MANUAL');
       const withSteps = await Promise.all(
         list.map(async (execution): Promise<Paused | null> => {
-          const events = await api<{ items: { to: string; reason: string | null }[] }>('GET', `/v1/executions/${execution.id}/events?limit=1000`);
-          const last = [...events.items].reverse().find((ev) => ev.to === 'PAUSED');
+          const events = await all<{ to: string; reason: string | null }>(`/v1/executions/${execution.id}/events`);
+          const last = [...events].reverse().find((ev) => ev.to === 'PAUSED');
           const step = awaitedStep(last?.reason ?? null);
           return step === null ? null : { execution, step };
         }),
@@ -39,7 +39,18 @@ export function ManualPage() {
   }, []);
 
   useEffect(() => reload.now(), [reload]);
-  useEffect(() => live.listen({ topics: [`user:${me.value?.id ?? ''}`], onEvents: () => reload.soon(), onReset: reload.now }), [reload]);
+  // Only an execution pausing for a verdict, or leaving the pause, changes this list.
+  useEffect(
+    () =>
+      live.listen({
+        topics: [`user:${me.value?.id ?? ''}`],
+        onEvents: (events) => {
+          if (events.some((e) => e.type === 'transition' && (e.to === 'PAUSED' || e.from === 'PAUSED'))) reload.soon();
+        },
+        onReset: reload.now,
+      }),
+    [reload],
+  );
 
   return (
     <section>

@@ -25,9 +25,10 @@ interface Letter {
   reason: string;
 }
 
-const EVERY_MS = 2000;
+/** Polled (the queue has no live topic): every 5 s while the page is visible, 2–3 requests each time. */
+const EVERY_MS = 5000;
 
-/** Depth by priority, running against capacity, live agents, and dead letters (admin) — refreshed every 2 s. */
+/** Depth by priority, running against capacity, live agents, and dead letters (admin) — refreshed every 5 s. */
 export function QueuePage() {
   const admin = me.value?.roles.includes('admin') ?? false;
   const [queue, setQueue] = useState<Queue | null>(null);
@@ -46,7 +47,9 @@ export function QueuePage() {
     setLetters(d.items);
   };
   useEffect(() => {
-    const tick = () => void load().catch((err: Error) => setMessage(err.message));
+    const tick = () => {
+      if (!document.hidden) void load().catch((err: Error) => setMessage(err.message));
+    };
     tick();
     const timer = setInterval(tick, EVERY_MS);
     return () => clearInterval(timer);
@@ -136,10 +139,10 @@ export function QueuePage() {
                     <td>{l.reason}</td>
                     <td>{new Date(l.deadAt).toLocaleString()}</td>
                     <td>
-                      <button type="button" onClick={() => act(api('POST', `/v1/dead-letters/${encodeURIComponent(l.jobId)}/redrive`), `${l.name} redriven`)}>
+                      <button type="button" aria-label={`Redrive ${l.name}`} onClick={() => act(api('POST', `/v1/dead-letters/${encodeURIComponent(l.jobId)}/redrive`), `${l.name} redriven`)}>
                         Redrive
                       </button>
-                      <button type="button" onClick={() => act(api('DELETE', `/v1/dead-letters/${encodeURIComponent(l.jobId)}`), `${l.name} discarded`)}>
+                      <button type="button" aria-label={`Discard ${l.name}`} onClick={() => act(api('DELETE', `/v1/dead-letters/${encodeURIComponent(l.jobId)}`), `${l.name} discarded`)}>
                         Discard
                       </button>
                     </td>

@@ -24,33 +24,48 @@ export function RunPage({ runId }: { runId: string }) {
   const executions = useRef(new Map<string, Execution>());
   const [version, setVersion] = useState(0);
   const [open, setOpen] = useState<string | null>(null);
+  // Read by the event handler, which is made once: the open execution's steps are the only ones reloaded.
+  const openRef = useRef<string | null>(null);
+  openRef.current = open;
   const [stepsVersion, setStepsVersion] = useState(0);
+  const runStatus = useRef<string | null>(null);
+  runStatus.current = run?.status ?? null;
   const [message, setMessage] = useState<string | null>(null);
   const scroller = useRef<HTMLDivElement>(null);
 
   const state = useMemo(() => {
     let loaded = false;
     let buffered: LiveEvent[] = [];
+    /** The newest load: an older one that finishes later is dropped, not applied over it. */
+    let generation = 0;
     const apply = (events: LiveEvent[]) => {
-      let terminal = false;
+      let runMoved = false;
+      let stepsMoved = false;
+      let ended = false;
       for (const e of events) {
         if (e.type === 'step') {
-          setStepsVersion((v) => v + 1);
+          if (e.executionId === openRef.current) stepsMoved = true;
           continue;
         }
         const current = executions.current.get(e.executionId);
         if (current) executions.current.set(e.executionId, { ...current, status: e.to, attempt: e.attempt });
-        if (TERMINAL.has(e.to)) terminal = true;
+        if (TERMINAL.has(e.to)) ended = true;
+        if (e.to === 'RUNNING' && runStatus.current === 'PENDING') runMoved = true;
       }
+      // The run's own status moves when its first execution starts and when its last one ends.
+      if (ended && [...executions.current.values()].every((x) => TERMINAL.has(x.status))) runMoved = true;
       setVersion((v) => v + 1);
-      if (terminal) refreshRun();
+      if (stepsMoved) setStepsVersion((v) => v + 1);
+      if (runMoved) refreshRun();
     };
     const loadRun = () => api<Run>('GET', `/v1/runs/${encodeURIComponent(runId)}`).then(setRun, (err: Error) => setMessage(err.message));
-    const refreshRun = debounce(() => void loadRun(), 250);
+    const refreshRun = debounce(() => void loadRun(), 300);
     const load = async () => {
+      const mine = ++generation;
       loaded = false;
       await loadRun();
       const list = await all<Execution>(`/v1/runs/${encodeURIComponent(runId)}/executions`);
+      if (mine !== generation) return;
       executions.current = new Map(list.reverse().map((e) => [e.id, e]));
       loaded = true;
       const pending = buffered;
@@ -59,6 +74,11 @@ export function RunPage({ runId }: { runId: string }) {
     };
     return {
       load: () => void load().catch((err: Error) => setMessage(err.message)),
+      /** The topic was refused (or the live channel is off): show why, and show the run as it stands. */
+      refused: (reason: string) => {
+        setMessage(`live updates unavailable: ${reason}`);
+        void load().catch((err: Error) => setMessage(err.message));
+      },
       onEvents: (events: LiveEvent[]) => {
         if (loaded) apply(events);
         else buffered.push(...events);
@@ -73,12 +93,13 @@ export function RunPage({ runId }: { runId: string }) {
         onEvents: state.onEvents,
         onSubscribed: state.load,
         onReset: state.load,
+        onError: state.refused,
       }),
     [state, runId],
   );
 
   const rows = useMemo(() => ordered(executions.current), [version]);
-  const virtual = useVirtual(rows.length, scroller, ROW);
+  const virtual = useVirtual(rows.length, scroller, ROW, (i) => rows[i]?.id ?? i);
   const counts: Record<string, number> = {};
   for (const e of rows) counts[e.status] = (counts[e.status] ?? 0) + 1;
   const active = run !== null && (run.status === 'PENDING' || run.status === 'RUNNING');
@@ -119,7 +140,7 @@ export function RunPage({ runId }: { runId: string }) {
           {virtual.getVirtualItems().map((v) => {
             const e = rows[v.index] as Execution;
             return (
-              <div key={e.id} role="listitem" class="execution" data-execution-id={e.id} data-index={v.index} ref={virtual.measureElement} style={{ transform: `translateY(${v.start}px)` }}>
+              <div key={e.id} role="listitem" aria-setsize={rows.length} aria-posinset={v.index + 1} class="execution" data-execution-id={e.id} data-index={v.index} ref={virtual.measureElement} style={{ transform: `translateY(${v.start}px)` }}>
                 <div class="execution-line">
                   <button type="button" class="link" aria-expanded={open === e.id} onClick={() => setOpen(open === e.id ? null : e.id)}>
                     {e.name}
@@ -129,7 +150,7 @@ export function RunPage({ runId }: { runId: string }) {
                   </span>
                   <span class="facts">attempt {e.attempt} of {e.maxAttempts}</span>
                   {TERMINAL.has(e.status) && (
-                    <button type="button" onClick={() => act(api<{ id: string }>('POST', `/v1/executions/${e.id}/retry`).then((r) => setMessage(`retried as ${r.id}`)), 'retried')}>
+                    <button type="button" aria-label={`Retry ${e.name}`} onClick={() => act(api<{ id: string }>('POST', `/v1/executions/${e.id}/retry`).then((r) => setMessage(`retried as ${r.id}`)), 'retried')}>
                       Retry
                     </button>
                   )}

@@ -1,35 +1,45 @@
-import { useEffect, useMemo, useState } from 'preact/hooks';
+import { useEffect, useMemo, useRef, useState } from 'preact/hooks';
 import { api, me } from '../api.js';
 import { debounce } from '../components/debounce.js';
 import { StackedBar, duration } from '../components/StackedBar.js';
 import { live } from '../live.js';
-import { RUN_STATUSES, type Run } from '../types.js';
+import { RUN_STATUSES, TERMINAL, type Run } from '../types.js';
 
 const ACTIVE = new Set(['PENDING', 'RUNNING']);
 
 /** The newest runs, live: counts move with every transition, the list is reloaded as runs start and end. */
 export function RunsPage() {
   const [runs, setRuns] = useState<Run[]>([]);
+  // The list as last rendered, for the event handler (made once per filter).
+  const shown = useRef(runs);
+  shown.current = runs;
   const [status, setStatus] = useState('');
   const [label, setLabel] = useState('');
   const [error, setError] = useState<string | null>(null);
 
   const reload = useMemo(() => {
-    const load = () =>
-      api<{ items: Run[] }>('GET', `/v1/runs?limit=100${status ? `&status=${status}` : ''}`).then(
+    // Only the newest request's answer is shown (one started before a filter change may come back after it).
+    let sent = 0;
+    const load = () => {
+      const mine = ++sent;
+      return api<{ items: Run[] }>('GET', `/v1/runs?limit=100${status ? `&status=${status}` : ''}`).then(
         (page) => {
+          if (mine !== sent) return;
           setRuns(page.items);
           setError(null);
         },
         (err: Error) => setError(err.message),
       );
-    return { now: load, soon: debounce(() => void load(), 300) };
+    };
+    return { now: load, soon: debounce(() => void load(), 500) };
   }, [status]);
 
   useEffect(() => {
     void reload.now();
     // Other users' runs (an admin sees them) have no live topic of ours: a slow refresh picks them up.
-    const timer = setInterval(() => void reload.now(), 5000);
+    const timer = setInterval(() => {
+      if (!document.hidden) void reload.now();
+    }, 15_000);
     return () => clearInterval(timer);
   }, [reload]);
 
@@ -38,27 +48,37 @@ export function RunsPage() {
       live.listen({
         topics: [`user:${me.value?.id ?? ''}`],
         onEvents: (events) => {
-          setRuns((current) => {
+          // Counts move here; a new run, and a run that starts or ends (its status), are read from the server.
+          let moved = false;
+          const current = shown.current;
+          {
             const byId = new Map(current.map((r) => [r.id, { ...r, counts: { ...r.counts } }]));
             for (const e of events) {
               if (e.type !== 'transition' || !e.runId) continue;
               const run = byId.get(e.runId);
-              if (!run) continue;
+              if (!run) {
+                moved = true;
+                continue;
+              }
               if (e.from) run.counts[e.from] = Math.max(0, (run.counts[e.from] ?? 0) - 1);
               run.counts[e.to] = (run.counts[e.to] ?? 0) + 1;
+              const ended = Object.entries(run.counts).reduce((n, [s, c]) => n + (TERMINAL.has(s) ? c : 0), 0) >= run.total;
+              if ((run.status === 'PENDING' && e.to === 'RUNNING') || (ended && (run.status === 'PENDING' || run.status === 'RUNNING'))) moved = true;
             }
-            return current.map((r) => byId.get(r.id) as Run);
-          });
-          // New runs, and the status of runs that start or end, come from the server.
-          reload.soon();
+            const next = current.map((r) => byId.get(r.id) as Run);
+            shown.current = next;
+            setRuns(next);
+          }
+          if (moved) reload.soon();
         },
         onReset: () => void reload.now(),
       }),
     [reload],
   );
 
-  const [key, value] = label.includes('=') ? label.split('=', 2) : [label, undefined];
-  const shown = runs.filter((r) => !key || (value === undefined ? key in r.labels : r.labels[key] === value));
+  const at = label.indexOf('=');
+  const [key, value] = at >= 0 ? [label.slice(0, at), label.slice(at + 1)] : [label, undefined];
+  const visible = runs.filter((r) => !key || (value === undefined ? key in r.labels : r.labels[key] === value));
   const cancel = (id: string) => void api('POST', `/v1/runs/${encodeURIComponent(id)}/cancel`).then(() => reload.now(), (err: Error) => setError(err.message));
 
   return (
@@ -82,11 +102,11 @@ export function RunsPage() {
         </label>
       </div>
       {error && <p role="alert" class="error">{error}</p>}
-      {shown.length === 0 ? (
+      {visible.length === 0 ? (
         <p class="empty">No runs{status || label ? ' match the filters' : ' yet'}.</p>
       ) : (
         <ul class="runs">
-          {shown.map((r) => (
+          {visible.map((r) => (
             <li key={r.id} class="run-row" data-run-id={r.id}>
               <a href={`#/runs/${encodeURIComponent(r.id)}`}>{r.name}</a>
               <span class={`status s-${r.status}`} data-status>
@@ -99,7 +119,7 @@ export function RunsPage() {
                 {r.labels.commit ? ` @ ${r.labels.commit.slice(0, 8)}` : ''}
               </span>
               {ACTIVE.has(r.status) && (
-                <button type="button" onClick={() => cancel(r.id)}>
+                <button type="button" aria-label={`Cancel run ${r.name}`} onClick={() => cancel(r.id)}>
                   Cancel run
                 </button>
               )}
