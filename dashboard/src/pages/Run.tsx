@@ -38,22 +38,29 @@ export function RunPage({ runId }: { runId: string }) {
     let buffered: LiveEvent[] = [];
     /** The newest load: an older one that finishes later is dropped, not applied over it. */
     let generation = 0;
+    /** Executions in a terminal status, kept as events arrive (no scan of 10,000 rows a frame). */
+    let finished = 0;
     const apply = (events: LiveEvent[]) => {
       let runMoved = false;
       let stepsMoved = false;
-      let ended = false;
+      let ended = 0;
       for (const e of events) {
         if (e.type === 'step') {
           if (e.executionId === openRef.current) stepsMoved = true;
           continue;
         }
         const current = executions.current.get(e.executionId);
-        if (current) executions.current.set(e.executionId, { ...current, status: e.to, attempt: e.attempt });
-        if (TERMINAL.has(e.to)) ended = true;
+        if (current) {
+          ended += Number(TERMINAL.has(e.to)) - Number(TERMINAL.has(current.status));
+          executions.current.set(e.executionId, { ...current, status: e.to, attempt: e.attempt });
+        }
         if (e.to === 'RUNNING' && runStatus.current === 'PENDING') runMoved = true;
       }
       // The run's own status moves when its first execution starts and when its last one ends.
-      if (ended && [...executions.current.values()].every((x) => TERMINAL.has(x.status))) runMoved = true;
+      if (ended !== 0) {
+        finished += ended;
+        if (finished === executions.current.size) runMoved = true;
+      }
       setVersion((v) => v + 1);
       if (stepsMoved) setStepsVersion((v) => v + 1);
       if (runMoved) refreshRun();
@@ -67,6 +74,7 @@ export function RunPage({ runId }: { runId: string }) {
       const list = await all<Execution>(`/v1/runs/${encodeURIComponent(runId)}/executions`);
       if (mine !== generation) return;
       executions.current = new Map(list.reverse().map((e) => [e.id, e]));
+      finished = list.filter((e) => TERMINAL.has(e.status)).length;
       loaded = true;
       const pending = buffered;
       buffered = [];
@@ -100,6 +108,9 @@ export function RunPage({ runId }: { runId: string }) {
 
   const rows = useMemo(() => ordered(executions.current), [version]);
   const virtual = useVirtual(rows.length, scroller, ROW, (i) => rows[i]?.id ?? i);
+  // Rows change places only when an execution starts or stops failing: then the sizes are placed again.
+  const failing = rows.findIndex((e) => !FAILING.has(e.status));
+  useEffect(() => virtual.measure(), [failing, virtual]);
   const counts: Record<string, number> = {};
   for (const e of rows) counts[e.status] = (counts[e.status] ?? 0) + 1;
   const active = run !== null && (run.status === 'PENDING' || run.status === 'RUNNING');
