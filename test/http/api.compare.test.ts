@@ -1,47 +1,29 @@
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { RunComparison } from '../../src/report/run-report.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { item, waitFor } from '../helpers/engine.js';
-import { expectError, missingId, startTestServer, type Client, type RunView, type SubmittedRun } from '../helpers/server.js';
+import { item } from '../helpers/engine.js';
+import { expectError, missingId, startTestServer, type Client, type SubmittedRun } from '../helpers/server.js';
+import { runEnded, startTarget, type Target } from '../helpers/target.js';
 
 /** GET /v1/runs/:id/compare/:baseId and the report's comparison with the previous run of its series (SPEC §8). */
 
-interface Comparison {
-  baseRunId: string;
-  newFailures: string[];
-  fixed: string[];
-  stillFailing: string[];
-  flaky: string[];
-  added: string[];
-  removed: string[];
-  slower: { name: string; baseMs: number; ms: number }[];
-}
+type Comparison = RunComparison;
 
-// A target: /ok answers 200, anything else 500.
-let target: Server;
-let base = '';
+// A target: /ok answers 200, /bad 500.
+let target: Target;
 beforeAll(async () => {
-  target = createServer((req, res) => {
-    res.statusCode = req.url === '/ok' ? 200 : 500;
-    res.end('{}');
-  });
-  await new Promise<void>((resolve) => target.listen(0, '127.0.0.1', resolve));
-  base = `http://127.0.0.1:${(target.address() as AddressInfo).port}`;
+  target = await startTarget();
 });
-afterAll(() => target.close());
+afterAll(() => target[Symbol.asyncDispose]());
 
-const passes = (name: string) => item(name, [{ action: 'http', request: { method: 'GET', url: `${base}/ok` }, expect: { status: 200 } }]);
-const fails = (name: string) => item(name, [{ action: 'http', request: { method: 'GET', url: `${base}/bad` }, expect: { status: 200 } }]);
+const passes = (name: string) => item(name, target.get('/ok'));
+const fails = (name: string) => item(name, target.get('/bad'));
 const sleeps = (name: string, ms: number) => item(name, [{ action: 'sleep', ms }]);
 
 async function endedRun(client: Client, items: unknown[], name = 'nightly', labels: Record<string, string> = { repository: 'acme/shop' }): Promise<string> {
   const submitted = await client.post<SubmittedRun>('/v1/runs', { name, labels, items });
   expect(submitted.status, submitted.text).toBe(201);
   const id = submitted.body.id;
-  await waitFor(async () => {
-    const { body } = await client.get<RunView>(`/v1/runs/${id}`);
-    return body.status !== 'PENDING' && body.status !== 'RUNNING';
-  }, `run ${id} to end`);
+  await runEnded(client, id);
   return id;
 }
 

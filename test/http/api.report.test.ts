@@ -1,9 +1,8 @@
-import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { XMLParser } from 'fast-xml-parser';
 import { describe, expect, it } from 'vitest';
-import { item, waitFor } from '../helpers/engine.js';
-import { expectError, missingId, startTestServer, type Client, type RunView, type SubmittedRun } from '../helpers/server.js';
+import { item } from '../helpers/engine.js';
+import { expectError, missingId, startTestServer, type RunView, type SubmittedRun } from '../helpers/server.js';
+import { runEnded, startTarget } from '../helpers/target.js';
 
 /** GET /v1/runs/:id/report (SPEC §8): the JSON report and its JUnit form, from one model. */
 
@@ -13,25 +12,11 @@ interface Report {
   tests: { name: string; executionId: string; status: string; attempts: number; durationMs: number; flaky: boolean; failure?: { message: string; step?: string } }[];
 }
 
-async function finished(client: Client, id: string): Promise<void> {
-  await waitFor(async () => {
-    const { body } = await client.get<RunView>(`/v1/runs/${id}`);
-    return body.status !== 'PENDING' && body.status !== 'RUNNING';
-  }, `run ${id} to end`);
-}
-
 describe('GET /v1/runs/:id/report', () => {
   it('reports every test with its outcome, attempts, flaky mark and failure; JUnit carries the same tests', async () => {
     // A target: /ok answers 200, /bad 500, /flaky 500 the first time and 200 after.
-    let flakyHits = 0;
-    const target = createServer((req, res) => {
-      if (req.url === '/flaky') res.statusCode = flakyHits++ === 0 ? 500 : 200;
-      else res.statusCode = req.url === '/ok' ? 200 : 500;
-      res.end('{}');
-    });
-    await new Promise<void>((resolve) => target.listen(0, '127.0.0.1', resolve));
-    const base = `http://127.0.0.1:${(target.address() as AddressInfo).port}`;
-    const get = (path: string) => [{ action: 'http', name: `GET ${path}`, request: { method: 'GET', url: `${base}${path}` }, expect: { status: 200 } }];
+    const target = await startTarget();
+    const { get } = target;
     try {
       await using s = await startTestServer({ EXECUTION_RETRY_DELAY_SECONDS: '0' });
       const alice = await s.client('alice');
@@ -47,7 +32,7 @@ describe('GET /v1/runs/:id/report', () => {
       });
       expect(submitted.status, submitted.text).toBe(201);
       const runId = submitted.body.id;
-      await finished(alice, runId);
+      await runEnded(alice, runId);
 
       const res = await alice.get<Report>(`/v1/runs/${runId}/report`);
       expect(res.status, res.text).toBe(200);
@@ -90,7 +75,7 @@ describe('GET /v1/runs/:id/report', () => {
       expect(order).toEqual(['fails', 'unreachable', 'passes', 'flaky']);
       expect(page.text).toContain('expected status 200, got 500');
     } finally {
-      target.close();
+      await target[Symbol.asyncDispose]();
     }
   });
 
@@ -100,7 +85,7 @@ describe('GET /v1/runs/:id/report', () => {
     const bob = await s.client('bob');
     const submitted = await alice.post<SubmittedRun>('/v1/runs', { items: [item('one')] });
     const runId = submitted.body.id;
-    await finished(alice, runId);
+    await runEnded(alice, runId);
     expectError(await bob.get(`/v1/runs/${runId}/report`), 404, 'NOT_FOUND');
     expectError(await alice.get(`/v1/runs/${missingId('run')}/report`), 404, 'NOT_FOUND');
     const html = await alice.get(`/v1/runs/${runId}/report?format=pdf`);

@@ -1,12 +1,11 @@
 import { writeFileSync, rmSync } from 'node:fs';
-import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { launchChromium } from '../helpers/chromium.js';
-import { item, tempDir, waitFor } from '../helpers/engine.js';
-import { startTestServer, type RunView, type SubmittedRun } from '../helpers/server.js';
+import { item, tempDir } from '../helpers/engine.js';
+import { startTestServer, type SubmittedRun } from '../helpers/server.js';
+import { runEnded, startTarget } from '../helpers/target.js';
 
 /**
  * The HTML report in a real headless Chromium, opened from a file as a CI artifact is: it asks for nothing over
@@ -18,15 +17,8 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 /** A run with a pass, a failure and a flaky test (500 once, then 200, passing on its retry); its page as a file. */
 async function reportFile(): Promise<string> {
-  let flakyHits = 0;
-  const target = createServer((req, res) => {
-    if (req.url === '/flaky') res.statusCode = flakyHits++ === 0 ? 500 : 200;
-    else res.statusCode = req.url === '/ok' ? 200 : 500;
-    res.end('{}');
-  });
-  await new Promise<void>((resolve) => target.listen(0, '127.0.0.1', resolve));
-  const base = `http://127.0.0.1:${(target.address() as AddressInfo).port}`;
-  const get = (path: string) => [{ action: 'http', name: `GET ${path}`, request: { method: 'GET', url: `${base}${path}` }, expect: { status: 200 } }];
+  const target = await startTarget();
+  const { get } = target;
   try {
     await using s = await startTestServer({ EXECUTION_RETRY_DELAY_SECONDS: '0' });
     const alice = await s.client('alice');
@@ -40,17 +32,14 @@ async function reportFile(): Promise<string> {
     });
     expect(submitted.status, submitted.text).toBe(201);
     const runId = submitted.body.id;
-    await waitFor(async () => {
-      const { body } = await alice.get<RunView>(`/v1/runs/${runId}`);
-      return body.status !== 'PENDING' && body.status !== 'RUNNING';
-    }, `run ${runId} to end`);
+    await runEnded(alice, runId);
     const res = await alice.get(`/v1/runs/${runId}/report?format=html`);
     expect(res.status).toBe(200);
     const file = join(dir, 'report.html');
     writeFileSync(file, res.text);
     return file;
   } finally {
-    target.close();
+    await target[Symbol.asyncDispose]();
   }
 }
 

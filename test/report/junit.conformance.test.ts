@@ -1,9 +1,8 @@
-import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { DOMParser, type Element } from '@xmldom/xmldom';
 import { describe, expect, it } from 'vitest';
 import { item, waitFor } from '../helpers/engine.js';
-import { startTestServer, type Client, type RunView, type SubmittedRun } from '../helpers/server.js';
+import { startTestServer, type SubmittedRun } from '../helpers/server.js';
+import { runEnded, startTarget } from '../helpers/target.js';
 
 /**
  * The JUnit report of a real run, read by an independent parser (xmldom, not the fast-xml-parser that writes it)
@@ -43,24 +42,10 @@ const seconds = (el: Element): number => {
   return Number(value);
 };
 
-async function ended(client: Client, id: string): Promise<void> {
-  await waitFor(async () => {
-    const { body } = await client.get<RunView>(`/v1/runs/${id}`);
-    return body.status !== 'PENDING' && body.status !== 'RUNNING';
-  }, `run ${id} to end`);
-}
-
 describe('JUnit report conformance', () => {
   it('a run with passes, failures, errors, skips and a retry is JUnit every common consumer reads', async () => {
-    let flakyHits = 0;
-    const target = createServer((req, res) => {
-      if (req.url === '/flaky') res.statusCode = flakyHits++ === 0 ? 500 : 200;
-      else res.statusCode = req.url === '/ok' ? 200 : 500;
-      res.end('{}');
-    });
-    await new Promise<void>((resolve) => target.listen(0, '127.0.0.1', resolve));
-    const base = `http://127.0.0.1:${(target.address() as AddressInfo).port}`;
-    const get = (path: string) => [{ action: 'http', name: `GET ${path}`, request: { method: 'GET', url: `${base}${path}` }, expect: { status: 200 } }];
+    const target = await startTarget();
+    const { get } = target;
     const skippedFeature = 'Feature: Wishlist\n  @skip\n  Scenario: Share the list\n    Given the base URL is "http://127.0.0.1:1"\n';
     try {
       await using s = await startTestServer({ EXECUTION_RETRY_DELAY_SECONDS: '0' });
@@ -88,7 +73,7 @@ describe('JUnit report conformance', () => {
         return body.items.filter((e) => e.id !== laterId).every((e) => ['PASSED', 'FAILED', 'ERROR', 'SKIPPED'].includes(e.status));
       }, 'every execution but the scheduled one to end');
       expect((await alice.post(`/v1/runs/${runId}/cancel`)).status).toBe(202);
-      await ended(alice, runId);
+      await runEnded(alice, runId);
 
       const report = (await alice.get<Report>(`/v1/runs/${runId}/report`)).body;
       expect(report.tests.map((t) => t.status)).toEqual(['PASSED', 'FAILED', 'PASSED', 'ERROR', 'SKIPPED', 'CANCELLED', 'PASSED', 'PASSED', 'FAILED']);
@@ -165,7 +150,7 @@ describe('JUnit report conformance', () => {
       expect(cases[8]!.getAttribute('name')).toBe('colour [31mred[0m "quoted" <b>');
       expect(children(cases[8]!, 'failure')[0]!.getAttribute('message')).toContain('expected status 200, got 500');
     } finally {
-      target.close();
+      await target[Symbol.asyncDispose]();
     }
   });
 });
