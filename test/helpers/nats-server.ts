@@ -88,7 +88,7 @@ export async function startNatsServer(options: NatsServerOptions = {}): Promise<
   const binary = natsServerBinary();
   const ownDir = options.storeDir === undefined;
   const storeDir = options.storeDir ?? (await mkdtemp(join(tmpdir(), 'troupe-nats-')));
-  const port = options.port ?? (await freePort());
+  let port = options.port ?? (await freePort());
   let monitorPort = await freePort();
   let child: ChildProcess | null = null;
   let output = '';
@@ -131,7 +131,17 @@ export async function startNatsServer(options: NatsServerOptions = {}): Promise<
     await rm(storeDir, { recursive: true, force: true });
   }
 
-  await launch();
+  // A port found free can be taken by another test file before nats-server binds it: then new ports, a few times.
+  for (let tries = 1; ; tries++) {
+    try {
+      await launch();
+      break;
+    } catch (err) {
+      if (tries === 3 || !output.includes('address already in use')) throw err;
+      monitorPort = await freePort();
+      if (options.port === undefined) port = await freePort();
+    }
+  }
   const handle: NatsServerHandle = {
     url: `nats://127.0.0.1:${port}`,
     port,

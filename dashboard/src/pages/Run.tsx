@@ -65,8 +65,15 @@ export function RunPage({ runId }: { runId: string }) {
       if (stepsMoved) setStepsVersion((v) => v + 1);
       if (runMoved) refreshRun();
     };
-    const loadRun = () => api<Run>('GET', `/v1/runs/${encodeURIComponent(runId)}`).then(setRun, (err: Error) => setMessage(err.message));
+    // The run's status is stored just after its last execution's: read while every execution has ended but the run
+    // still shows unfinished, it is read again a moment later (no event will come to say so).
+    const loadRun = (): Promise<void> =>
+      api<Run>('GET', `/v1/runs/${encodeURIComponent(runId)}`).then((r) => {
+        setRun(r);
+        if ((r.status === 'PENDING' || r.status === 'RUNNING') && loaded && finished > 0 && finished === executions.current.size) refreshLater();
+      }, (err: Error) => setMessage(err.message));
     const refreshRun = debounce(() => void loadRun(), 300);
+    const refreshLater = debounce(() => void loadRun(), 1000);
     const load = async () => {
       const mine = ++generation;
       loaded = false;
@@ -79,6 +86,7 @@ export function RunPage({ runId }: { runId: string }) {
       const pending = buffered;
       buffered = [];
       apply(pending);
+      if (finished > 0 && finished === executions.current.size) refreshRun();
     };
     return {
       load: () => void load().catch((err: Error) => setMessage(err.message)),

@@ -7,6 +7,9 @@ import { RUN_STATUSES, TERMINAL, type Run } from '../types.js';
 
 const ACTIVE = new Set(['PENDING', 'RUNNING']);
 
+/** Every execution of the run has ended (by its counts). */
+const ended = (run: Run): boolean => Object.entries(run.counts).reduce((n, [s, c]) => n + (TERMINAL.has(s) ? c : 0), 0) >= run.total;
+
 /** The newest runs, live: counts move with every transition, the list is reloaded as runs start and end. */
 export function RunsPage() {
   const [runs, setRuns] = useState<Run[]>([]);
@@ -27,10 +30,13 @@ export function RunsPage() {
           if (mine !== sent) return;
           setRuns(page.items);
           setError(null);
+          // A run whose executions have all ended has its own status stored a moment later: read again then.
+          if (page.items.some((r) => (r.status === 'PENDING' || r.status === 'RUNNING') && r.total > 0 && ended(r))) later();
         },
         (err: Error) => setError(err.message),
       );
     };
+    const later = debounce(() => void load(), 1000);
     return { now: load, soon: debounce(() => void load(), 500) };
   }, [status]);
 
@@ -62,8 +68,7 @@ export function RunsPage() {
               }
               if (e.from) run.counts[e.from] = Math.max(0, (run.counts[e.from] ?? 0) - 1);
               run.counts[e.to] = (run.counts[e.to] ?? 0) + 1;
-              const ended = Object.entries(run.counts).reduce((n, [s, c]) => n + (TERMINAL.has(s) ? c : 0), 0) >= run.total;
-              if ((run.status === 'PENDING' && e.to === 'RUNNING') || (ended && (run.status === 'PENDING' || run.status === 'RUNNING'))) moved = true;
+              if ((run.status === 'PENDING' && e.to === 'RUNNING') || (ended(run) && (run.status === 'PENDING' || run.status === 'RUNNING'))) moved = true;
             }
             const next = current.map((r) => byId.get(r.id) as Run);
             shown.current = next;
