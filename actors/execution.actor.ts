@@ -281,9 +281,12 @@ export class ExecutionActor {
   private at(when: number | null, fire: () => unknown): void {
     if (when === null) return;
     const clock = this.host.clock;
+    // Node's timers run on the event loop's cached millisecond clock and can fire a millisecond before the wall
+    // clock reaches `when`; a deadline never passes early, so an early timer is armed again for the rest.
     this.timer = clock.setTimeout(() => {
       this.timer = null;
-      fire();
+      if (clock.now() < when) this.at(when, fire);
+      else fire();
     }, Math.max(0, when - clock.now()));
   }
 

@@ -32,6 +32,25 @@ describe('execution timers on a simulated clock', () => {
     expect(events[1]!.at).toBe(Date.parse(at));
   });
 
+  it('a timer that fires a millisecond early (as Node\'s can) does not make the execution due early', async () => {
+    const clock = simulatedClock();
+    const early = {
+      now: () => clock.now(),
+      setTimeout: (fn: () => void, ms: number) => clock.setTimeout(fn, ms > 1 ? ms - 1 : ms),
+      clearTimeout: (handle: unknown) => clock.clearTimeout(handle as number),
+    };
+    await using t = await startEngine({}, { clock: early });
+    const at = new Date(clock.now() + 60_000).toISOString();
+    const run = await t.engine.coordinator.submitRun({ items: [item('later', [{ action: 'noop' }], { scheduledAt: at })] }, ADMIN);
+    const id = run.executionIds[0]!;
+    clock.increment(59_999); // the early timer fires here
+    await t.engine.store.flush();
+    expect(await statusOf(t, id)).toBe('SCHEDULED');
+    clock.increment(1);
+    expect(await t.engine.coordinator.waitForRun(run.id)).toBe('PASSED');
+    expect((await t.engine.store.listEvents(id))[1]).toMatchObject({ event: 'DUE', at: Date.parse(at) });
+  });
+
   it('RETRYING waits out the backoff, then the next attempt starts', async () => {
     const clock = simulatedClock();
     await using t = await startEngine({}, { clock, pool: { filename: FIXTURE_WORKER, threads: 1 } });
