@@ -67,7 +67,7 @@ export interface RunReport<R = unknown> {
   run: R;
   summary: ReportSummary;
   tests: ReportTest[];
-  /** Against the previous run with the same name and labels.repository, when there is one. */
+  /** Against the previous run of its series (same owner, name and labels.repository), when there is one. */
   comparison?: RunComparison;
 }
 

@@ -157,7 +157,7 @@ export interface TestOutcome {
 }
 
 /**
- * A test's recent record in a series: the finished runs with the same name and `labels.repository`
+ * A test's recent record in a series: the finished runs of one owner with the same name and `labels.repository`
  * (`seriesOf` in src/core/series.ts).
  */
 export interface TestHistory {

@@ -19,8 +19,13 @@ export function storeHistoryTests(current: () => { store: Store; sut: StoreUnder
   });
 
   /** Stores an ended run of the given tests (by name): each passes, fails, or fails once and passes on a retry. */
-  async function endedRun(tests: Record<string, Outcome>, labels: Record<string, string> = { repository: 'acme/shop' }, name = 'nightly'): Promise<RunRecord> {
-    const run = { ...makeRun(), name, labels, failFast: false, total: Object.keys(tests).length };
+  async function endedRun(
+    tests: Record<string, Outcome>,
+    labels: Record<string, string> = { repository: 'acme/shop' },
+    name = 'nightly',
+    owner = 'alice',
+  ): Promise<RunRecord> {
+    const run = { ...makeRun({ owner }), name, labels, failFast: false, total: Object.keys(tests).length };
     const executions = Object.keys(tests).map((test) => makeExecution({ runId: run.id, name: test }));
     await store.createRun(run, executions);
     for (const [i, outcome] of Object.values(tests).entries()) await finish(executions[i] as ExecutionRecord, outcome);
@@ -69,10 +74,11 @@ export function storeHistoryTests(current: () => { store: Store; sut: StoreUnder
       expect((await store.testHistory(seriesOf(run), ['login'])).get('login')?.outcomes).toEqual(['PASSED']);
     });
 
-    it('the previous run is the newest ended run of the same name and repository created before', async () => {
+    it('the previous run is the newest ended run of the same owner, name and repository created before', async () => {
       const first = await endedRun({ a: 'PASSED' });
       await endedRun({ a: 'PASSED' }, { repository: 'acme/other' });
       await endedRun({ a: 'PASSED' }, { repository: 'acme/shop' }, 'smoke');
+      const bobs = await endedRun({ a: 'FAILED', b: 'FAILED' }, { repository: 'acme/shop' }, 'nightly', 'bob');
       const second = await endedRun({ a: 'FAILED' });
       const unlabelled = await endedRun({ a: 'PASSED' }, {});
       const running = { ...makeRun(), labels: { repository: 'acme/shop' } };
@@ -84,6 +90,11 @@ export function storeHistoryTests(current: () => { store: Store; sut: StoreUnder
       expect(await store.previousRun(third.id)).toBe(second.id);
       expect(await store.previousRun(running.id)).toBe(second.id);
       expect(await store.previousRun(unlabelled.id)).toBeNull();
+      // Another owner's run of the same name and repository is a series of its own: never compared with, and its
+      // failures are not in this series' history.
+      expect(await store.previousRun(bobs.id)).toBeNull();
+      expect((await store.testHistory(seriesOf(second), ['a'])).get('a')?.outcomes).toEqual(['PASSED', 'FAILED', 'PASSED']);
+      expect([...(await store.testHistory(seriesOf(bobs))).keys()].sort()).toEqual(['a', 'b']);
       expect(await store.previousRun('run_unknown')).toBeNull();
     });
 
@@ -103,7 +114,7 @@ export function storeHistoryTests(current: () => { store: Store; sut: StoreUnder
       const outcomes = (await store.runOutcomes((last as RunRecord).id)) ?? [];
       expect(all.get('wobbly')?.durationMs).toBe(outcomes.find((o) => o.name === 'wobbly')?.durationMs);
       expect([...(await store.testHistory(series, ['wobbly', 'missing'])).keys()]).toEqual(['wobbly']);
-      expect((await store.testHistory(seriesOf({ name: 'nightly', labels: {} }))).size).toBe(0);
+      expect((await store.testHistory(seriesOf({ owner: 'alice', name: 'nightly', labels: {} }))).size).toBe(0);
     });
 
     it('lists the ended runs whose history is not recorded, oldest first, among the newest runs', async () => {

@@ -80,4 +80,24 @@ describe('comparing runs', () => {
     const admin = await s.client('root', ['admin']);
     expect((await admin.get<Comparison>(`/v1/runs/${bobs}/compare/${one}`)).body).toMatchObject({ baseRunId: one, newFailures: [], added: [], removed: [] });
   });
+
+  it("never compares a report with another owner's run of the same name and repository, nor counts its failures", async () => {
+    await using s = await startTestServer({ EXECUTION_RETRY_MAX_ATTEMPTS: '1' });
+    const alice = await s.client('alice');
+    const bob = await s.client('bob');
+    await endedRun(alice, [passes('shared'), passes('alice-only')]);
+    // Bob names his run and labels its repository as Alice's: anyone can.
+    const bobFirst = await endedRun(bob, [fails('shared'), passes('bob-only')]);
+    const bobReport = await bob.get<{ comparison?: Comparison }>(`/v1/runs/${bobFirst}/report`);
+    expect(bobReport.status, bobReport.text).toBe(200);
+    expect(bobReport.body).not.toHaveProperty('comparison');
+    const html = await bob.get(`/v1/runs/${bobFirst}/report?format=html`);
+    expect(html.text).not.toContain('alice-only');
+
+    const aliceSecond = await endedRun(alice, [passes('shared'), passes('alice-only')]);
+    const aliceReport = await alice.get<{ comparison?: Comparison }>(`/v1/runs/${aliceSecond}/report`);
+    // Compared with her own first run; Bob's failure of `shared` does not make it flaky in her series.
+    expect(aliceReport.body.comparison).toMatchObject({ newFailures: [], fixed: [], flaky: [], added: [], removed: [] });
+    expect(aliceReport.body.comparison?.baseRunId).not.toBe(bobFirst);
+  });
 });

@@ -30,7 +30,9 @@ export class HistoryWriter {
   constructor(db: Database.Database) {
     this.facts = new RunFactsQuery(db);
     this.stmt = {
-      run: db.prepare<[string], { name: string; labels: string; created_at: number }>('SELECT name, labels, created_at FROM runs WHERE id = ?'),
+      run: db.prepare<[string], { owner: string; name: string; labels: string; created_at: number }>(
+        'SELECT owner, name, labels, created_at FROM runs WHERE id = ?',
+      ),
       recorded: db.prepare<[string], { one: number }>('SELECT 1 AS one FROM run_series WHERE run_id = ?'),
       placeRun: db.prepare('INSERT OR IGNORE INTO run_series (run_id, series, created_at, finished_at) VALUES (?, ?, ?, ?)'),
       outcome: db.prepare('INSERT OR REPLACE INTO test_outcomes (run_id, pos, name, status, duration_ms, flaky) VALUES (?, ?, ?, ?, ?, ?)'),
@@ -48,7 +50,7 @@ export class HistoryWriter {
     }
     let state = this.recording.get(runId);
     if (page === 0 || !state) {
-      state = { series: seriesOf({ name: run.name, labels: JSON.parse(run.labels) as Record<string, string> }), after: 0, pos: 0, unique: uniqueNames() };
+      state = { series: seriesOf({ owner: run.owner, name: run.name, labels: JSON.parse(run.labels) as Record<string, string> }), after: 0, pos: 0, unique: uniqueNames() };
       this.recording.set(runId, state);
     }
     const { facts: executions, last } = this.facts.page(runId, HISTORY_PAGE, state.after);

@@ -96,7 +96,9 @@ export class SqliteReader {
         'SELECT name, status, duration_ms, flaky FROM test_outcomes WHERE run_id = ? ORDER BY pos',
       ),
       runRecorded: db.prepare<[string], { series: string; created_at: number }>('SELECT series, created_at FROM run_series WHERE run_id = ?'),
-      runCreated: db.prepare<[string], { name: string; labels: string; created_at: number }>('SELECT name, labels, created_at FROM runs WHERE id = ?'),
+      runCreated: db.prepare<[string], { owner: string; name: string; labels: string; created_at: number }>(
+        'SELECT owner, name, labels, created_at FROM runs WHERE id = ?',
+      ),
       previousRun: db.prepare<[string, number, number, string], { run_id: string }>(
         `SELECT run_id FROM run_series WHERE series = ? AND (created_at < ? OR (created_at = ? AND run_id < ?))
          ORDER BY created_at DESC, run_id DESC LIMIT 1`,
@@ -268,7 +270,7 @@ export class SqliteReader {
   previousRun(runId: string): string | null {
     const run = this.stmt.runCreated.get(runId);
     if (!run) return null;
-    const series = seriesOf({ name: run.name, labels: JSON.parse(run.labels) as Record<string, string> });
+    const series = seriesOf({ owner: run.owner, name: run.name, labels: JSON.parse(run.labels) as Record<string, string> });
     return this.stmt.previousRun.get(series, run.created_at, run.created_at, runId)?.run_id ?? null;
   }
 
