@@ -1,4 +1,5 @@
 import { RETRYABLE_OUTCOMES, type Status } from '../core/statuses.js';
+import { isFailing } from '../core/series.js';
 import { scenarioCases } from '../runners/bdd/scenarios.js';
 import type { ReportCase } from './junit.js';
 
@@ -109,8 +110,8 @@ export function reportTests(e: ExecutionFacts): ReportTest[] {
 function casesOf(e: ExecutionFacts, attempt: number): Case[] {
   const steps = e.steps.filter((s) => s.attempt === attempt);
   if (e.type === 'BDD') {
-    const scenarios = scenarioCases(steps.map((s) => ({ durationMs: 0, ...s })));
-    if (scenarios.length > 0) return scenarios.map((c) => ({ ...c, name: `${e.name} › ${c.name}` }));
+    const scenarios = scenarioCases(steps.map((s) => ({ durationMs: 0, ...s }))).map((c) => ({ ...c, name: `${e.name} › ${c.name}` }));
+    if (scenarios.length > 0) return attempt === e.attempt ? withExecutionOutcome(e, scenarios, steps) : scenarios;
   }
   const ingested = steps
     .filter((s) => s.caseOf !== undefined)
@@ -122,6 +123,20 @@ function casesOf(e: ExecutionFacts, attempt: number): Case[] {
       ...(s.output ? { output: s.output } : {}),
     }));
   return attempt === e.attempt ? [executionCase(e, steps), ...ingested] : ingested;
+}
+
+/**
+ * A BDD execution that ended failing (aborted, timed out by the engine, errored) while none of its scenarios failed
+ * — the runner marks the scenario it was stopped in CANCELLED and the rest SKIPPED — must not report a green
+ * suite: the scenario it was stopped in takes the execution's status and reason; with none, the execution is
+ * reported as a test of its own after its scenarios.
+ */
+function withExecutionOutcome(e: ExecutionFacts, scenarios: Case[], steps: ExecutionFacts['steps']): Case[] {
+  if (!isFailing(e.status) || scenarios.some((c) => isFailing(c.status))) return scenarios;
+  const stopped = scenarios.findIndex((c) => c.status === 'CANCELLED');
+  const reason = e.events[e.events.length - 1]?.reason ?? e.status;
+  if (stopped === -1) return [...scenarios, executionCase(e, steps)];
+  return scenarios.map((c, i) => (i === stopped ? { ...c, status: e.status, reason } : c));
 }
 
 /** The execution as one test: its final status, the reason of its last transition, its steps' output. */

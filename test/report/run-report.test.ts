@@ -64,6 +64,56 @@ describe('run report', () => {
     expect(failing[0]?.failure).toEqual({ message: 'Then it is paid: not paid', step: 'Then it is paid' });
   });
 
+  it('a BDD execution aborted or timed out mid-scenario reports that scenario with its status, not a green suite', () => {
+    const stoppedIn = (status: 'ABORTED' | 'TIMEOUT', reason: string) =>
+      reportTests({
+        id: 'exe_6',
+        name: 'shop',
+        type: 'BDD',
+        status,
+        attempt: 1,
+        events: [at('RUNNING', 0), at(status, 20, reason)],
+        steps: [
+          step(1, 'One › Given a shop', 'PASSED'),
+          step(1, 'Two › When I wait', 'CANCELLED'),
+          step(1, 'Three › Given a shop', 'SKIPPED'),
+        ],
+      });
+    const aborted = stoppedIn('ABORTED', 'aborted by user:root');
+    expect(aborted.map((t) => [t.name, t.status])).toEqual([
+      ['shop › One', 'PASSED'],
+      ['shop › Two', 'ABORTED'],
+      ['shop › Three', 'SKIPPED'],
+    ]);
+    expect(aborted[1]?.failure).toEqual({ message: 'aborted by user:root', step: 'When I wait' });
+    expect(runReport({}, { createdAt: 0, finishedAt: 20 }, aborted).summary).toMatchObject({ passed: 1, errors: 1, skipped: 1 });
+    expect(stoppedIn('TIMEOUT', 'run deadline passed')[1]).toMatchObject({ status: 'TIMEOUT', failure: { message: 'run deadline passed' } });
+
+    // Every scenario passed, yet the execution errored: the execution is a test of its own after them.
+    const errored = reportTests({
+      id: 'exe_7',
+      name: 'shop',
+      type: 'BDD',
+      status: 'ERROR',
+      attempt: 1,
+      events: [at('RUNNING', 0), at('ERROR', 20, 'worker thread exited')],
+      steps: [step(1, 'One › Given a shop', 'PASSED')],
+    });
+    expect(errored.map((t) => [t.name, t.status])).toEqual([['shop › One', 'PASSED'], ['shop', 'ERROR']]);
+    expect(errored[1]?.failure?.message).toBe('worker thread exited');
+    // A cancelled execution's stopped scenario stays a skip; a failed scenario is reported as it is.
+    const cancelled = reportTests({
+      id: 'exe_8',
+      name: 'shop',
+      type: 'BDD',
+      status: 'CANCELLED',
+      attempt: 1,
+      events: [at('RUNNING', 0), at('CANCELLED', 20, 'cancelled')],
+      steps: [step(1, 'Two › When I wait', 'CANCELLED')],
+    });
+    expect(cancelled.map((t) => t.status)).toEqual(['CANCELLED']);
+  });
+
   it('the summary counts each outcome, retried and flaky tests, and the run’s wall time', () => {
     const facts = (id: string, status: ExecutionFacts['status'], attempt = 1, retried = false): ExecutionFacts => ({
       id,
