@@ -40,7 +40,9 @@ export class ApiClient {
     }
     if (!response.ok) {
       const error = (parsed as { error?: { code?: string; message?: string; details?: unknown } } | undefined)?.error;
-      const code: ErrorCode = error?.code && error.code in ERROR_CODES ? (error.code as ErrorCode) : 'INTERNAL';
+      // A proxy in front of the server that cannot reach it answers 502, 503 or 504 with a page of its own.
+      const gateway = error === undefined && [502, 503, 504].includes(response.status);
+      const code: ErrorCode = error?.code && error.code in ERROR_CODES ? (error.code as ErrorCode) : gateway ? 'SERVER_UNREACHABLE' : 'INTERNAL';
       throw new TroupeError(code, `${method} ${path}: ${response.status} ${error?.message ?? text.slice(0, 200)}`, {
         details: error?.details,
       });

@@ -5,6 +5,7 @@ import { progressForm } from './progress.js';
 import { remoteRunCommand, remoteStatusCommand } from './remote-run.js';
 import type { RunFlags } from './run-file.js';
 import { runCommand } from './run.command.js';
+import { checkReportFiles } from './summary.js';
 import { serveCommand } from './serve.command.js';
 import { statusCommand } from './status.command.js';
 import { workerCommand, type WorkerCommandOptions } from './worker.command.js';
@@ -41,6 +42,7 @@ program
     const server = opts.server ?? cli.TROUPE_SERVER;
     const token = opts.token ?? cli.TROUPE_TOKEN;
     const files = { ...(opts.junit ? { junit: opts.junit } : {}), ...(opts.json ? { json: opts.json } : {}), ...(opts.html ? { html: opts.html } : {}) };
+    checkReportFiles(files);
     const flags: RunFlags = {
       ...(opts.label ? { label: opts.label } : {}),
       ...(opts.failFast ? { failFast: true } : {}),

@@ -1,4 +1,7 @@
+import { constants, accessSync, statSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
+import { dirname, resolve } from 'node:path';
+import { TroupeError } from '../core/errors.js';
 import { STATUSES, type Status } from '../core/statuses.js';
 import { toHtmlReport, type HtmlRun } from '../report/html.js';
 import { toJunitXml } from '../report/junit.js';
@@ -22,6 +25,38 @@ export interface ReportFiles {
   html?: string;
 }
 
+const FLAG: Record<keyof ReportFiles, string> = { junit: '--junit', json: '--json', html: '--html' };
+const REPORT_NAME: Record<keyof ReportFiles, string> = { junit: 'JUnit', json: 'JSON', html: 'HTML' };
+
+/**
+ * Refuses report paths that cannot be written before anything runs (SPEC §8: a bad flag is exit 2 and names it):
+ * a directory, or a file whose directory is missing or not writable.
+ */
+export function checkReportFiles(files: ReportFiles): void {
+  for (const [key, path] of Object.entries(files) as [keyof ReportFiles, string | undefined][]) {
+    if (path === undefined) continue;
+    const file = resolve(path);
+    const problem = (() => {
+      try {
+        if (statSync(file, { throwIfNoEntry: false })?.isDirectory()) return 'is a directory';
+        accessSync(dirname(file), constants.W_OK);
+        return null;
+      } catch (err) {
+        return (err as NodeJS.ErrnoException).code === 'ENOENT' ? `directory ${dirname(file)} does not exist` : `directory ${dirname(file)} is not writable`;
+      }
+    })();
+    if (problem) throw new TroupeError('VALIDATION_FAILED', `${FLAG[key]} ${path}: ${problem}`);
+  }
+}
+
+async function writeReport(key: keyof ReportFiles, path: string, content: string): Promise<void> {
+  try {
+    await writeFile(path, content);
+  } catch (err) {
+    throw new TroupeError('VALIDATION_FAILED', `${FLAG[key]} ${path}: the report could not be written: ${(err as Error).message}`, { cause: err });
+  }
+}
+
 /**
  * Prints the summary (including the `N passed, N failed, N skipped` line CI parsers read), writes the report files
  * asked for, and returns the exit code: 0 when the run PASSED, 1 otherwise.
@@ -41,17 +76,24 @@ export async function finishRun(
   const skipped = (counts.get('SKIPPED') ?? 0) + (counts.get('CANCELLED') ?? 0);
   out(`${passed} passed, ${tests.length - passed - skipped} failed, ${skipped} skipped`);
   if (report.summary.flaky > 0) out(`${report.summary.flaky} flaky (failed, then passed on a retry)`);
-  if (files.junit) {
-    await writeFile(files.junit, toJunitXml({ name: run.name || run.id, id: run.id, cases: tests }));
-    out(`JUnit report written to ${files.junit}`);
+  // Every file asked for is attempted; one that cannot be written fails the command (exit 2) after the others.
+  const writes: [keyof ReportFiles, () => string][] = [
+    ['junit', () => toJunitXml({ name: run.name || run.id, id: run.id, cases: tests })],
+    ['json', () => `${JSON.stringify(report, null, 2)}\n`],
+    ['html', () => toHtmlReport(report)],
+  ];
+  let failure: TroupeError | null = null;
+  for (const [key, content] of writes) {
+    const path = files[key];
+    if (path === undefined) continue;
+    const text = content();
+    try {
+      await writeReport(key, path, text);
+      out(`${REPORT_NAME[key]} report written to ${path}`);
+    } catch (err) {
+      failure ??= err as TroupeError;
+    }
   }
-  if (files.json) {
-    await writeFile(files.json, `${JSON.stringify(report, null, 2)}\n`);
-    out(`JSON report written to ${files.json}`);
-  }
-  if (files.html) {
-    await writeFile(files.html, toHtmlReport(report));
-    out(`HTML report written to ${files.html}`);
-  }
+  if (failure !== null) throw failure;
   return run.status === 'PASSED' ? 0 : 1;
 }

@@ -1,5 +1,7 @@
 import { spawn } from 'node:child_process';
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { tempDir } from '../helpers/engine.js';
@@ -100,6 +102,19 @@ describe('troupe run --server', () => {
     expect(down.code).toBe(3);
     const status = await troupe(['status', 'run_x', '--server', 'http://127.0.0.1:1']);
     expect(status.code).toBe(3);
+
+    // A proxy in front of a server that is down answers 502 with a page of its own: the server cannot be reached.
+    const proxy = createServer((_req, res) => res.writeHead(502, { 'content-type': 'text/html' }).end('<html><body>502 Bad Gateway</body></html>'));
+    await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve));
+    try {
+      const url = `http://127.0.0.1:${(proxy.address() as AddressInfo).port}`;
+      const gateway = await troupe(['run', file, '--server', url, '--token', 'x']);
+      expect(gateway.stderr).toMatch(/^troupe: POST \/v1\/runs: 502 /);
+      expect(gateway.stderr.trim().split('\n')).toHaveLength(1);
+      expect(gateway.code).toBe(3);
+    } finally {
+      await new Promise((resolve) => proxy.close(resolve));
+    }
   });
 });
 

@@ -190,6 +190,18 @@ describe('troupe run (embedded)', () => {
     }
   });
 
+  it('a report path that cannot be written is exit 2, named, before anything runs', async () => {
+    const data = join(dir, 'data-bad-report');
+    const ok = file('report-ok.json', { items: [{ name: 'x', type: 'GENERIC', steps: [{ action: 'noop' }] }] });
+    const missing = await troupe(['run', ok, '--junit', join(dir, 'no-such-dir', 'out.xml')], { TROUPE_DATA_DIR: data });
+    expect(missing.stderr.trim()).toBe(`troupe: --junit ${join(dir, 'no-such-dir', 'out.xml')}: directory ${join(dir, 'no-such-dir')} does not exist`);
+    expect(missing.code).toBe(2);
+    const aDirectory = await troupe(['run', ok, '--json', dir], { TROUPE_DATA_DIR: data });
+    expect(aDirectory.stderr.trim()).toBe(`troupe: --json ${dir}: is a directory`);
+    expect(aDirectory.code).toBe(2);
+    expect(existsSync(join(data, 'troupe.db'))).toBe(false);
+  });
+
   it('a bad configuration value names the variable and exits 2', async () => {
     const { code, stderr } = await troupe(['run', file('ok.json', { items: [{ name: 'x', type: 'GENERIC', steps: [{ action: 'noop' }] }] })], {
       EXECUTION_MAX_CONCURRENT_JOBS: 'lots',
