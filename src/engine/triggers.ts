@@ -83,7 +83,8 @@ export class TriggerRuns {
     const principal: Principal = { id: trigger.owner, roles: ['runner'], source: `webhook:${delivery.source}` };
     const labels = {
       source: delivery.source,
-      repository: event.repository,
+      // As the trigger names it: a provider may spell it in another case, and the label keys the run's series.
+      repository: trigger.repository,
       branch: event.branch,
       commit: event.commit,
       event: event.event,

@@ -278,7 +278,7 @@ export interface Store {
   getTrigger(id: string): Promise<TriggerRecord | null>;
   /** Newest first, paged like listSuites. */
   listTriggers(filter: { owner?: string; limit: number; cursor?: string | null }): Promise<Page<TriggerRecord>>;
-  /** The triggers of one repository of one provider, oldest first. */
+  /** The triggers of one repository of one provider (the repository compared without regard to ASCII case), oldest first. */
   triggersFor(source: HookSource, repository: string): Promise<TriggerRecord[]>;
   /** False when there is no such trigger. */
   deleteTrigger(id: string): Promise<boolean>;

@@ -117,6 +117,14 @@ describe('webhooks', () => {
     for (const r of runs) expect(r.labels).toMatchObject({ event: 'pull_request', branch: 'release/3.1', commit: 'd4'.repeat(20) });
   });
 
+  it('matches the repository whatever its case (GitHub names are case-insensitive); the run is labelled as the trigger names it', async () => {
+    const res = await github(s, 'push', pushPayload('Acme/Shop', 'main'));
+    expect(res.status).toBe(202);
+    expect(res.body.runs).toHaveLength(1);
+    const run = (await alice.get(`/v1/runs/${res.body.runs[0]}`)).body;
+    expect(run.labels).toMatchObject({ repository: 'acme/shop', trigger: shopTrigger });
+  });
+
   it('a valid signature over a body that is not JSON is a 400, and so is a delivery without its id header', async () => {
     expectError(await github(s, 'push', null, { raw: '{"ref": ' }), 400, 'MALFORMED_JSON');
     const res = await s.request('POST', '/v1/hooks/github', {

@@ -76,7 +76,7 @@ CREATE TABLE IF NOT EXISTS triggers (
   events TEXT NOT NULL, branches TEXT, suite_id TEXT NOT NULL, notify_url TEXT, notify_secret TEXT,
   created_at INTEGER NOT NULL
 );
-CREATE INDEX IF NOT EXISTS triggers_by_repository ON triggers(source, repository);
+CREATE INDEX IF NOT EXISTS triggers_by_repository ON triggers(source, repository COLLATE NOCASE);
 CREATE INDEX IF NOT EXISTS triggers_owner ON triggers(owner, id);
 -- The primary key decides between two concurrent deliveries of the same id: the first stored stands.
 CREATE TABLE IF NOT EXISTS hook_deliveries (

@@ -95,7 +95,7 @@ export class TriggerReads {
   constructor(db: Database.Database) {
     this.stmt = {
       getTrigger: db.prepare<[string], TriggerRow>('SELECT * FROM triggers WHERE id = ?'),
-      triggersFor: db.prepare<[string, string], TriggerRow>('SELECT * FROM triggers WHERE source = ? AND repository = ? ORDER BY id'),
+      triggersFor: db.prepare<[string, string], TriggerRow>('SELECT * FROM triggers WHERE source = ? AND repository = ? COLLATE NOCASE ORDER BY id'),
       getDelivery: db.prepare<[string, string], DeliveryRow>('SELECT * FROM hook_deliveries WHERE source = ? AND id = ?'),
       pending: db.prepare<[], NotificationRow>("SELECT * FROM notifications WHERE state = 'pending' ORDER BY created_at, run_id"),
     };
