@@ -17,7 +17,10 @@ export interface LiveListener {
   onReset(): void;
   /** The topics are live (first subscribe): load the state over REST now; events after this are delivered. */
   onSubscribed?(): void;
-  /** The server refused a topic (unknown, not visible, or the live channel is off). */
+  /**
+   * The server refused a topic (unknown, not visible), or the live channel cannot be reached before the listener's
+   * topics were ever live (off, full, or a proxy that drops the upgrade): show the state over REST meanwhile.
+   */
   onError?(message: string): void;
 }
 
@@ -47,6 +50,8 @@ class LiveClient {
   private readonly listeners = new Set<LiveListener>();
   /** Listeners told their topics are live (once: a reconnect resumes them with `since` instead). */
   private readonly announced = new WeakSet<LiveListener>();
+  /** Listeners not yet live that were told the channel cannot be reached (once; `announce` follows if it comes back). */
+  private readonly toldOffline = new WeakSet<LiveListener>();
   private queue: { topic: string; event: LiveEvent; arrived: number }[] = [];
   private scheduled = false;
   private backoff = 250;
@@ -114,6 +119,11 @@ class LiveClient {
       for (const state of this.topics.values()) state.live = false;
       if (!this.token) return;
       liveState.value = 'reconnecting';
+      for (const l of this.listeners) {
+        if (this.announced.has(l) || this.toldOffline.has(l)) continue;
+        this.toldOffline.add(l);
+        l.onError?.('the live channel cannot be reached; retrying');
+      }
       this.timer = setTimeout(() => this.connect(), this.backoff);
       this.backoff = Math.min(this.backoff * 2, 5000);
     };

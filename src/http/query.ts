@@ -4,7 +4,7 @@ import { decodeCursor, decodeSeqCursor } from '../store/cursor.js';
 
 /** A cursor of one list: another list's cursor (its ids have another prefix) is a 400. */
 type CursorKind = 'cursor:exe' | 'cursor:run' | 'cursor:tcs' | 'cursor:sui' | 'cursor:seq' | 'cursor:trg' | 'cursor:ntf';
-type Kind = 'limit' | CursorKind | 'time' | 'id' | readonly string[];
+type Kind = 'limit' | CursorKind | 'time' | 'id' | 'principal' | readonly string[];
 
 /** Query parameters an endpoint accepts and how each is checked. */
 export type QuerySpec = Record<string, Kind>;
@@ -18,11 +18,11 @@ export const EXECUTION_QUERY = {
   priority: PRIORITIES,
   context: CONTEXTS,
   runId: 'id',
-  owner: 'id',
+  owner: 'principal',
 } as const satisfies QuerySpec;
 /** An execution's events: paged by `seq`, oldest first (a history reads forwards). */
 export const EVENT_QUERY = { limit: 'limit', cursor: 'cursor:seq' } as const satisfies QuerySpec;
-export const RUN_QUERY = { ...RUN_LIST_QUERY, status: RUN_STATUSES, owner: 'id' } as const satisfies QuerySpec;
+export const RUN_QUERY = { ...RUN_LIST_QUERY, status: RUN_STATUSES, owner: 'principal' } as const satisfies QuerySpec;
 
 const ISO = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$/;
 
@@ -60,6 +60,10 @@ export function parseQuery(query: URLSearchParams, spec: QuerySpec): ParsedQuery
       else parsed.createdBefore = ms;
     } else if (kind === 'id') {
       if (!/^[\w.:@-]{1,200}$/.test(value)) bad(name, 'not a valid id');
+      parsed.values[name] = value;
+    } else if (kind === 'principal') {
+      // A principal's id is a JWT `sub` or an API key's owner: any text (`auth0|alice`, `alice+qa@example.com`).
+      if (!/^[^\p{Cc}]{1,200}$/u.test(value)) bad(name, 'not a valid principal id (1 to 200 characters, no control characters)');
       parsed.values[name] = value;
     } else if (kind === 'cursor:seq') {
       if (decodeSeqCursor(value) === null) bad(name, 'not a cursor this list returned');

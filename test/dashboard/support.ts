@@ -79,7 +79,7 @@ async function request<T>(base: string, key: string | null, method: string, path
  */
 /**
  * `troupe serve` on a free port. With `TROUPE_DATA_DIR` in `env` it runs on that dir (kept at dispose); a dir that
- * already has keys prints none: `adminKey` is then ''.
+ * already has keys prints none, nor does a server that takes JWTs (TROUPE_JWT_SECRET): `adminKey` is then ''.
  */
 export async function serve(env: Record<string, string> = {}): Promise<Served> {
   const dir = tempDir('troupe-dashboard-');
@@ -120,7 +120,7 @@ export async function serve(env: Record<string, string> = {}): Promise<Served> {
       }, 'troupe serve to listen'),
     );
     const key = /^\s+(troupe_\S+)$/m.exec(out)?.[1];
-    if (key === undefined && env.TROUPE_DATA_DIR === undefined) throw new Error(`no admin key printed:\n${out}`);
+    if (key === undefined && env.TROUPE_DATA_DIR === undefined && env.TROUPE_JWT_SECRET === undefined) throw new Error(`no admin key printed:\n${out}`);
     adminKey = key ?? '';
   } catch (err) {
     await stop('SIGKILL');

@@ -502,7 +502,7 @@ describe('GET /v1/executions', () => {
 
   it.each([
     'status=DONE', 'priority=URGENT', 'context=ELSEWHERE', 'runId=has%20space', 'createdAfter=yesterday',
-    'createdAfter=2024-01-01', 'createdBefore=2024-13-45T00:00:00Z', 'sort=asc', 'STATUS=PASSED', 'owner=%2F%2F',
+    'createdAfter=2024-01-01', 'createdBefore=2024-13-45T00:00:00Z', 'sort=asc', 'STATUS=PASSED', 'owner=', 'owner=a%00b',
   ])('bad or unknown query %s → 400 naming the parameter', async (query) => {
     await using s = await noPoolServer();
     const amy = await s.client('amy');
@@ -546,6 +546,11 @@ describe('GET /v1/executions', () => {
     expect(all.sort()).toEqual([a.id, b.id].sort());
     expect(await list(root, '?owner=bob')).toEqual([b.id]);
     expect(await list(amy, '?owner=bob')).toEqual([a.id]);
+    // A principal id is any text a JWT's sub may hold.
+    const odd = await s.client('auth0|carol+qa@example.com');
+    const c = await create(odd);
+    expect(await list(root, `?owner=${encodeURIComponent('auth0|carol+qa@example.com')}`)).toEqual([c.id]);
+    expect(await list(odd, `?owner=${encodeURIComponent('auth0|carol+qa@example.com')}`)).toEqual([c.id]);
   });
 });
 

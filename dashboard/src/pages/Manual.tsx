@@ -21,7 +21,10 @@ export function ManualPage() {
   const [error, setError] = useState<string | null>(null);
 
   const reload = useMemo(() => {
+    // Only the newest read's answer is shown: an older one that comes back later would bring back a stale step.
+    let sent = 0;
     const load = async () => {
+      const mine = ++sent;
       const list = (await all<Execution>(`/v1/executions?status=PAUSED&owner=${encodeURIComponent(me.value?.id ?? '')}`)).filter((e) => e.type === 'MANUAL');
       const withSteps = await Promise.all(
         list.map(async (execution): Promise<Paused | null> => {
@@ -31,6 +34,7 @@ export function ManualPage() {
           return step === null ? null : { execution, step };
         }),
       );
+      if (mine !== sent) return;
       setPaused(withSteps.filter((p): p is Paused => p !== null).reverse());
       setError(null);
     };
@@ -38,19 +42,27 @@ export function ManualPage() {
     return { now, soon: debounce(now, 150) };
   }, []);
 
-  useEffect(() => reload.now(), [reload]);
-  // Only an execution pausing for a verdict, or leaving the pause, changes this list.
-  useEffect(
-    () =>
-      live.listen({
-        topics: [`user:${me.value?.id ?? ''}`],
-        onEvents: (events) => {
-          if (events.some((e) => e.type === 'transition' && (e.to === 'PAUSED' || e.from === 'PAUSED'))) reload.soon();
-        },
-        onReset: reload.now,
-      }),
-    [reload],
-  );
+  // Read once the topic is live (a pause from then on comes as an event), or at once when the live channel cannot
+  // be reached; and now and then besides, so that nothing is missed for good while it is down.
+  useEffect(() => {
+    const unlisten = live.listen({
+      topics: [`user:${me.value?.id ?? ''}`],
+      // Only an execution pausing for a verdict, or leaving the pause, changes this list.
+      onEvents: (events) => {
+        if (events.some((e) => e.type === 'transition' && (e.to === 'PAUSED' || e.from === 'PAUSED'))) reload.soon();
+      },
+      onSubscribed: reload.now,
+      onReset: reload.now,
+      onError: reload.now,
+    });
+    const timer = setInterval(() => {
+      if (!document.hidden) reload.now();
+    }, 15_000);
+    return () => {
+      unlisten();
+      clearInterval(timer);
+    };
+  }, [reload]);
 
   return (
     <section>

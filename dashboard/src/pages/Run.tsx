@@ -4,7 +4,7 @@ import { debounce } from '../components/debounce.js';
 import { ExecutionDetails } from '../components/ExecutionDetails.js';
 import { StackedBar, duration } from '../components/StackedBar.js';
 import { useVirtual } from '../components/useVirtual.js';
-import { live } from '../live.js';
+import { live, liveState } from '../live.js';
 import { FAILING, TERMINAL, type Execution, type LiveEvent, type Run } from '../types.js';
 
 const ROW = 40;
@@ -35,7 +35,12 @@ export function RunPage({ runId }: { runId: string }) {
 
   const state = useMemo(() => {
     let loaded = false;
+    /** Events that came while a load was reading; those before it started are in what it reads. */
     let buffered: LiveEvent[] = [];
+    /** A load that failed (a 429, a dropped request) is tried again, later each time, until the page is left. */
+    let retryMs = 1000;
+    let retryTimer: ReturnType<typeof setTimeout> | null = null;
+    let disposed = false;
     /** The newest load: an older one that finishes later is dropped, not applied over it. */
     let generation = 0;
     /** Executions in a terminal status, kept as events arrive (no scan of 10,000 rows a frame). */
@@ -77,6 +82,9 @@ export function RunPage({ runId }: { runId: string }) {
     const load = async () => {
       const mine = ++generation;
       loaded = false;
+      buffered = [];
+      if (retryTimer) clearTimeout(retryTimer);
+      retryTimer = null;
       await loadRun();
       const list = await all<Execution>(`/v1/runs/${encodeURIComponent(runId)}/executions`);
       if (mine !== generation) return;
@@ -86,14 +94,33 @@ export function RunPage({ runId }: { runId: string }) {
       const pending = buffered;
       buffered = [];
       apply(pending);
+      retryMs = 1000;
       if (finished > 0 && finished === executions.current.size) refreshRun();
     };
+    const start = (): void => {
+      if (disposed) return;
+      const mine = generation + 1;
+      void load().catch((err: Error) => {
+        setMessage(err.message);
+        if (disposed || mine !== generation) return;
+        retryTimer = setTimeout(start, retryMs);
+        retryMs = Math.min(retryMs * 2, 30_000);
+      });
+    };
     return {
-      load: () => void load().catch((err: Error) => setMessage(err.message)),
-      /** The topic was refused (or the live channel is off): show why, and show the run as it stands. */
+      load: start,
+      /** The topic was refused, or the live channel cannot be reached: show why, and show the run as it stands. */
       refused: (reason: string) => {
         setMessage(`live updates unavailable: ${reason}`);
-        void load().catch((err: Error) => setMessage(err.message));
+        start();
+      },
+      /** While the live channel is down, an unfinished run is read again now and then. */
+      poll: () => {
+        if (liveState.value !== 'live' && !document.hidden && (!loaded || runStatus.current === 'PENDING' || runStatus.current === 'RUNNING')) start();
+      },
+      dispose: () => {
+        disposed = true;
+        if (retryTimer) clearTimeout(retryTimer);
       },
       onEvents: (events: LiveEvent[]) => {
         if (loaded) apply(events);
@@ -102,17 +129,21 @@ export function RunPage({ runId }: { runId: string }) {
     };
   }, [runId]);
 
-  useEffect(
-    () =>
-      live.listen({
-        topics: [`run:${runId}`],
-        onEvents: state.onEvents,
-        onSubscribed: state.load,
-        onReset: state.load,
-        onError: state.refused,
-      }),
-    [state, runId],
-  );
+  useEffect(() => {
+    const unlisten = live.listen({
+      topics: [`run:${runId}`],
+      onEvents: state.onEvents,
+      onSubscribed: state.load,
+      onReset: state.load,
+      onError: state.refused,
+    });
+    const timer = setInterval(state.poll, 10_000);
+    return () => {
+      unlisten();
+      clearInterval(timer);
+      state.dispose();
+    };
+  }, [state, runId]);
 
   const rows = useMemo(() => ordered(executions.current), [version]);
   const virtual = useVirtual(rows.length, scroller, ROW, (i) => rows[i]?.id ?? i);
@@ -123,6 +154,24 @@ export function RunPage({ runId }: { runId: string }) {
   for (const e of rows) counts[e.status] = (counts[e.status] ?? 0) + 1;
   const active = run !== null && (run.status === 'PENDING' || run.status === 'RUNNING');
   const act = (work: Promise<unknown>, done: string) => void work.then(() => setMessage(done), (err: Error) => setMessage(err.message));
+  // A retry creates an execution: one request per button until it is answered.
+  const [retrying, setRetrying] = useState<ReadonlySet<string>>(new Set());
+  const inFlight = useRef(new Set<string>());
+  const retry = (e: Execution) => {
+    if (inFlight.current.has(e.id)) return;
+    inFlight.current.add(e.id);
+    setRetrying((s) => new Set(s).add(e.id));
+    void api<{ id: string }>('POST', `/v1/executions/${encodeURIComponent(e.id)}/retry`)
+      .then((r) => setMessage(`${e.name} retried as ${r.id}`), (err: Error) => setMessage(err.message))
+      .finally(() => {
+        inFlight.current.delete(e.id);
+        setRetrying((s) => {
+          const next = new Set(s);
+          next.delete(e.id);
+          return next;
+        });
+      });
+  };
   const report = (format: string, ext: string) => act(download(`/v1/runs/${encodeURIComponent(runId)}/report?format=${format}`, `${runId}.${ext}`), `${format} report downloaded`);
 
   return (
@@ -169,7 +218,7 @@ export function RunPage({ runId }: { runId: string }) {
                   </span>
                   <span class="facts">attempt {e.attempt} of {e.maxAttempts}</span>
                   {TERMINAL.has(e.status) && (
-                    <button type="button" aria-label={`Retry ${e.name}`} onClick={() => act(api<{ id: string }>('POST', `/v1/executions/${e.id}/retry`).then((r) => setMessage(`retried as ${r.id}`)), 'retried')}>
+                    <button type="button" aria-label={`Retry ${e.name}`} disabled={retrying.has(e.id)} onClick={() => retry(e)}>
                       Retry
                     </button>
                   )}

@@ -20,14 +20,20 @@ export function RunsPage() {
   const [label, setLabel] = useState('');
   const [error, setError] = useState<string | null>(null);
 
+  // Only the newest request's answer is shown (one started before a filter change may come back after it).
+  const sent = useRef(0);
+  const filter = useRef(status);
+  filter.current = status;
   const reload = useMemo(() => {
-    // Only the newest request's answer is shown (one started before a filter change may come back after it).
-    let sent = 0;
+    /** Runs not in the list that an event already made it read again: their other events do not (a filter hides them). */
+    const unlisted = new Set<string>();
     const load = () => {
-      const mine = ++sent;
+      // A reload timer set before the filter changed reads nothing.
+      if (filter.current !== status) return Promise.resolve();
+      const mine = ++sent.current;
       return api<{ items: Run[] }>('GET', `/v1/runs?limit=100${status ? `&status=${status}` : ''}`).then(
         (page) => {
-          if (mine !== sent) return;
+          if (mine !== sent.current) return;
           setRuns(page.items);
           setError(null);
           // A run whose executions have all ended has its own status stored a moment later: read again then.
@@ -37,7 +43,9 @@ export function RunsPage() {
       );
     };
     const later = debounce(() => void load(), 1000);
-    return { now: load, soon: debounce(() => void load(), 500) };
+    /** True the first time an event names a run the list does not hold (a new run, or one the filter hides). */
+    const firstSeen = (runId: string): boolean => !unlisted.has(runId) && Boolean(unlisted.add(runId));
+    return { now: load, soon: debounce(() => void load(), 500), firstSeen };
   }, [status]);
 
   useEffect(() => {
@@ -63,7 +71,8 @@ export function RunsPage() {
               if (e.type !== 'transition' || !e.runId) continue;
               const run = byId.get(e.runId);
               if (!run) {
-                moved = true;
+                // A filtered-out run's status change shows at the 15 s refresh.
+                if (reload.firstSeen(e.runId)) moved = true;
                 continue;
               }
               if (e.from) run.counts[e.from] = Math.max(0, (run.counts[e.from] ?? 0) - 1);
