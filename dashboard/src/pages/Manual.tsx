@@ -38,7 +38,12 @@ export function ManualPage() {
       setPaused(withSteps.filter((p): p is Paused => p !== null).reverse());
       setError(null);
     };
-    const now = () => void load().catch((err: Error) => setError(err.message));
+    const now = () => {
+      const mine = sent + 1;
+      void load().catch((err: Error) => {
+        if (mine === sent) setError(err.message);
+      });
+    };
     return { now, soon: debounce(now, 150) };
   }, []);
 

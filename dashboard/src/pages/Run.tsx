@@ -97,15 +97,25 @@ export function RunPage({ runId }: { runId: string }) {
       retryMs = 1000;
       if (finished > 0 && finished === executions.current.size) refreshRun();
     };
+    /** A load is reading (a large run takes many pages): the poll does not start another over it. */
+    let loading = false;
     const start = (): void => {
       if (disposed) return;
       const mine = generation + 1;
-      void load().catch((err: Error) => {
-        setMessage(err.message);
-        if (disposed || mine !== generation) return;
-        retryTimer = setTimeout(start, retryMs);
-        retryMs = Math.min(retryMs * 2, 30_000);
-      });
+      loading = true;
+      void load()
+        .catch((err: Error) => {
+          setMessage(err.message);
+          if (disposed || mine !== generation) return;
+          retryTimer = setTimeout(() => {
+            retryTimer = null;
+            start();
+          }, retryMs);
+          retryMs = Math.min(retryMs * 2, 30_000);
+        })
+        .finally(() => {
+          if (mine === generation) loading = false;
+        });
     };
     return {
       load: start,
@@ -114,9 +124,10 @@ export function RunPage({ runId }: { runId: string }) {
         setMessage(`live updates unavailable: ${reason}`);
         start();
       },
-      /** While the live channel is down, an unfinished run is read again now and then. */
+      /** While the live channel is down, an unfinished run is read again now and then (not over a load or a retry). */
       poll: () => {
-        if (liveState.value !== 'live' && !document.hidden && (!loaded || runStatus.current === 'PENDING' || runStatus.current === 'RUNNING')) start();
+        if (liveState.value === 'live' || document.hidden || loading || retryTimer !== null) return;
+        if (runStatus.current === 'PENDING' || runStatus.current === 'RUNNING') start();
       },
       dispose: () => {
         disposed = true;

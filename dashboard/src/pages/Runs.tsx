@@ -45,7 +45,16 @@ export function RunsPage() {
     const later = debounce(() => void load(), 1000);
     /** True the first time an event names a run the list does not hold (a new run, or one the filter hides). */
     const firstSeen = (runId: string): boolean => !unlisted.has(runId) && Boolean(unlisted.add(runId));
-    return { now: load, soon: debounce(() => void load(), 500), firstSeen };
+    // An unlisted run whose executions end may have ended (and now pass the filter): read once they stop ending.
+    let settleTimer: ReturnType<typeof setTimeout> | null = null;
+    const settled = () => {
+      if (settleTimer) clearTimeout(settleTimer);
+      settleTimer = setTimeout(() => {
+        settleTimer = null;
+        void load();
+      }, 2000);
+    };
+    return { now: load, soon: debounce(() => void load(), 500), firstSeen, settled };
   }, [status]);
 
   useEffect(() => {
@@ -71,8 +80,10 @@ export function RunsPage() {
               if (e.type !== 'transition' || !e.runId) continue;
               const run = byId.get(e.runId);
               if (!run) {
-                // A filtered-out run's status change shows at the 15 s refresh.
+                // Read once when it first shows up, and once its executions have stopped ending for a moment (it may
+                // have ended, and a filter may now show it): not at every event of a run the filter hides.
                 if (reload.firstSeen(e.runId)) moved = true;
+                if (TERMINAL.has(e.to)) reload.settled();
                 continue;
               }
               if (e.from) run.counts[e.from] = Math.max(0, (run.counts[e.from] ?? 0) - 1);
