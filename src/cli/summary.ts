@@ -49,14 +49,6 @@ export function checkReportFiles(files: ReportFiles): void {
   }
 }
 
-async function writeReport(key: keyof ReportFiles, path: string, content: string): Promise<void> {
-  try {
-    await writeFile(path, content);
-  } catch (err) {
-    throw new TroupeError('VALIDATION_FAILED', `${FLAG[key]} ${path}: the report could not be written: ${(err as Error).message}`, { cause: err });
-  }
-}
-
 /**
  * Prints the summary (including the `N passed, N failed, N skipped` line CI parsers read), writes the report files
  * asked for, and returns the exit code: 0 when the run PASSED, 1 otherwise.
@@ -88,10 +80,10 @@ export async function finishRun(
     if (path === undefined) continue;
     const text = content();
     try {
-      await writeReport(key, path, text);
+      await writeFile(path, text);
       out(`${REPORT_NAME[key]} report written to ${path}`);
     } catch (err) {
-      failure ??= err as TroupeError;
+      failure ??= new TroupeError('VALIDATION_FAILED', `${FLAG[key]} ${path}: the report could not be written: ${(err as Error).message}`, { cause: err });
     }
   }
   if (failure !== null) throw failure;

@@ -65,20 +65,11 @@ describe('run report', () => {
   });
 
   it('a BDD execution aborted or timed out mid-scenario reports that scenario with its status, not a green suite', () => {
+    /** A one-attempt BDD execution `shop` that ended in `status` for `reason`, with these steps. */
+    const bdd = (status: ExecutionFacts['status'], reason: string, steps: ReturnType<typeof step>[]) =>
+      reportTests({ id: 'exe_6', name: 'shop', type: 'BDD', status, attempt: 1, events: [at('RUNNING', 0), at(status, 20, reason)], steps });
     const stoppedIn = (status: 'ABORTED' | 'TIMEOUT', reason: string) =>
-      reportTests({
-        id: 'exe_6',
-        name: 'shop',
-        type: 'BDD',
-        status,
-        attempt: 1,
-        events: [at('RUNNING', 0), at(status, 20, reason)],
-        steps: [
-          step(1, 'One › Given a shop', 'PASSED'),
-          step(1, 'Two › When I wait', 'CANCELLED'),
-          step(1, 'Three › Given a shop', 'SKIPPED'),
-        ],
-      });
+      bdd(status, reason, [step(1, 'One › Given a shop', 'PASSED'), step(1, 'Two › When I wait', 'CANCELLED'), step(1, 'Three › Given a shop', 'SKIPPED')]);
     const aborted = stoppedIn('ABORTED', 'aborted by user:root');
     expect(aborted.map((t) => [t.name, t.status])).toEqual([
       ['shop › One', 'PASSED'],
@@ -90,28 +81,11 @@ describe('run report', () => {
     expect(stoppedIn('TIMEOUT', 'run deadline passed')[1]).toMatchObject({ status: 'TIMEOUT', failure: { message: 'run deadline passed' } });
 
     // Every scenario passed, yet the execution errored: the execution is a test of its own after them.
-    const errored = reportTests({
-      id: 'exe_7',
-      name: 'shop',
-      type: 'BDD',
-      status: 'ERROR',
-      attempt: 1,
-      events: [at('RUNNING', 0), at('ERROR', 20, 'worker thread exited')],
-      steps: [step(1, 'One › Given a shop', 'PASSED')],
-    });
+    const errored = bdd('ERROR', 'worker thread exited', [step(1, 'One › Given a shop', 'PASSED')]);
     expect(errored.map((t) => [t.name, t.status])).toEqual([['shop › One', 'PASSED'], ['shop', 'ERROR']]);
     expect(errored[1]?.failure?.message).toBe('worker thread exited');
-    // A cancelled execution's stopped scenario stays a skip; a failed scenario is reported as it is.
-    const cancelled = reportTests({
-      id: 'exe_8',
-      name: 'shop',
-      type: 'BDD',
-      status: 'CANCELLED',
-      attempt: 1,
-      events: [at('RUNNING', 0), at('CANCELLED', 20, 'cancelled')],
-      steps: [step(1, 'Two › When I wait', 'CANCELLED')],
-    });
-    expect(cancelled.map((t) => t.status)).toEqual(['CANCELLED']);
+    // A cancelled execution's stopped scenario stays a skip.
+    expect(bdd('CANCELLED', 'cancelled', [step(1, 'Two › When I wait', 'CANCELLED')]).map((t) => t.status)).toEqual(['CANCELLED']);
   });
 
   it('the summary counts each outcome, retried and flaky tests, and the run’s wall time', () => {

@@ -8,3 +8,15 @@ export function debounce(fn: () => void, ms: number): () => void {
     }, ms);
   };
 }
+
+/** Calls `fn` once, `ms` after the last of a burst of calls (each call puts it off). */
+export function afterQuiet(fn: () => void, ms: number): () => void {
+  let timer: ReturnType<typeof setTimeout> | null = null;
+  return () => {
+    if (timer) clearTimeout(timer);
+    timer = setTimeout(() => {
+      timer = null;
+      fn();
+    }, ms);
+  };
+}

@@ -25,25 +25,24 @@ export function ManualPage() {
     let sent = 0;
     const load = async () => {
       const mine = ++sent;
-      const list = (await all<Execution>(`/v1/executions?status=PAUSED&owner=${encodeURIComponent(me.value?.id ?? '')}`)).filter((e) => e.type === 'MANUAL');
-      const withSteps = await Promise.all(
-        list.map(async (execution): Promise<Paused | null> => {
-          const events = await all<{ to: string; reason: string | null }>(`/v1/executions/${execution.id}/events`);
-          const last = [...events].reverse().find((ev) => ev.to === 'PAUSED');
-          const step = awaitedStep(last?.reason ?? null);
-          return step === null ? null : { execution, step };
-        }),
-      );
-      if (mine !== sent) return;
-      setPaused(withSteps.filter((p): p is Paused => p !== null).reverse());
-      setError(null);
+      try {
+        const list = (await all<Execution>(`/v1/executions?status=PAUSED&owner=${encodeURIComponent(me.value?.id ?? '')}`)).filter((e) => e.type === 'MANUAL');
+        const withSteps = await Promise.all(
+          list.map(async (execution): Promise<Paused | null> => {
+            const events = await all<{ to: string; reason: string | null }>(`/v1/executions/${execution.id}/events`);
+            const last = [...events].reverse().find((ev) => ev.to === 'PAUSED');
+            const step = awaitedStep(last?.reason ?? null);
+            return step === null ? null : { execution, step };
+          }),
+        );
+        if (mine !== sent) return;
+        setPaused(withSteps.filter((p): p is Paused => p !== null).reverse());
+        setError(null);
+      } catch (err) {
+        if (mine === sent) setError((err as Error).message);
+      }
     };
-    const now = () => {
-      const mine = sent + 1;
-      void load().catch((err: Error) => {
-        if (mine === sent) setError(err.message);
-      });
-    };
+    const now = () => void load();
     return { now, soon: debounce(now, 150) };
   }, []);
 

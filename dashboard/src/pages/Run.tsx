@@ -79,8 +79,7 @@ export function RunPage({ runId }: { runId: string }) {
       }, (err: Error) => setMessage(err.message));
     const refreshRun = debounce(() => void loadRun(), 300);
     const refreshLater = debounce(() => void loadRun(), 1000);
-    const load = async () => {
-      const mine = ++generation;
+    const load = async (mine: number) => {
       loaded = false;
       buffered = [];
       if (retryTimer) clearTimeout(retryTimer);
@@ -101,9 +100,9 @@ export function RunPage({ runId }: { runId: string }) {
     let loading = false;
     const start = (): void => {
       if (disposed) return;
-      const mine = generation + 1;
+      const mine = ++generation;
       loading = true;
-      void load()
+      void load(mine)
         .catch((err: Error) => {
           setMessage(err.message);
           if (disposed || mine !== generation) return;

@@ -1,6 +1,6 @@
 import { useEffect, useMemo, useRef, useState } from 'preact/hooks';
 import { api, me } from '../api.js';
-import { debounce } from '../components/debounce.js';
+import { afterQuiet, debounce } from '../components/debounce.js';
 import { StackedBar, duration } from '../components/StackedBar.js';
 import { live } from '../live.js';
 import { RUN_STATUSES, TERMINAL, type Run } from '../types.js';
@@ -44,17 +44,13 @@ export function RunsPage() {
     };
     const later = debounce(() => void load(), 1000);
     /** True the first time an event names a run the list does not hold (a new run, or one the filter hides). */
-    const firstSeen = (runId: string): boolean => !unlisted.has(runId) && Boolean(unlisted.add(runId));
-    // An unlisted run whose executions end may have ended (and now pass the filter): read once they stop ending.
-    let settleTimer: ReturnType<typeof setTimeout> | null = null;
-    const settled = () => {
-      if (settleTimer) clearTimeout(settleTimer);
-      settleTimer = setTimeout(() => {
-        settleTimer = null;
-        void load();
-      }, 2000);
+    const firstSeen = (runId: string): boolean => {
+      if (unlisted.has(runId)) return false;
+      unlisted.add(runId);
+      return true;
     };
-    return { now: load, soon: debounce(() => void load(), 500), firstSeen, settled };
+    // An unlisted run whose executions end may have ended (and now pass the filter): read once they stop ending.
+    return { now: load, soon: debounce(() => void load(), 500), firstSeen, settled: afterQuiet(() => void load(), 2000) };
   }, [status]);
 
   useEffect(() => {
